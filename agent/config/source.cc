@@ -1,0 +1,332 @@
+#include "agent/config/source.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <utility>
+#include <vector>
+
+namespace sre::config {
+namespace {
+
+/// Secrets are passwords and tokens; anything bigger is a wrong path (or /dev/zero).
+constexpr size_t kMaxSecretBytes = 1 << 20;
+/// CanonicalText stops descending here: aliases can make a node contain itself.
+constexpr int kMaxCanonicalDepth = 64;
+/// CanonicalText stops growing here: aliases can make a small file expand exponentially.
+constexpr size_t kMaxCanonicalBytes = 1 << 20;
+
+std::string ErrnoText(int error) { return std::strerror(error); }
+
+/// Reads a whole file with POSIX calls, so that errors come with errno. `max_bytes` bounds the
+/// size; `regular_only` refuses FIFOs and devices (opened non-blocking, so a FIFO cannot hang us).
+Result<std::string> ReadFile(const std::string& path, size_t max_bytes, bool regular_only) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (regular_only ? O_NONBLOCK : 0));
+  if (fd < 0) return Status::Error(ErrnoText(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int error = errno;
+    ::close(fd);
+    return Status::Error(ErrnoText(error));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    return Status::Error(ErrnoText(EISDIR));
+  }
+  if (regular_only && !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::Error("not a regular file");
+  }
+  std::string text;
+  char buffer[8192];
+  while (true) {
+    ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int error = errno;
+      ::close(fd);
+      return Status::Error(ErrnoText(error));
+    }
+    if (n == 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+    if (text.size() > max_bytes) {
+      ::close(fd);
+      return Status::Error(fmt::format("larger than {} bytes", max_bytes));
+    }
+  }
+  ::close(fd);
+  return text;
+}
+
+std::string FormatMark(const std::string& file, const YAML::Mark& mark) {
+  if (mark.is_null() || mark.line < 0 || mark.column < 0) return file;
+  return fmt::format("{}:{}:{}", file, mark.line + 1, mark.column + 1);
+}
+
+/// "a list", "a map", "null": what a non-scalar node is, for "expected X, got Y" messages.
+std::string KindOf(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Scalar:
+      return "a string";
+    case YAML::NodeType::Null:
+      return "null";
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return "nothing";
+}
+
+bool IsNameStart(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
+bool IsNameChar(char c) { return IsNameStart(c) || (c >= '0' && c <= '9'); }
+
+void AppendQuoted(std::string_view text, std::string& out) {
+  out += '"';
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+/// Renders `node` into `out` as `~`, `"scalar"`, `[a,b]` or `{"k":v}` with sorted keys.
+void AppendCanonical(const YAML::Node& node, const ParseContext& ctx, int depth, std::string& out) {
+  if (out.size() > kMaxCanonicalBytes) return;
+  if (depth > kMaxCanonicalDepth) {
+    out += "!too-deep";
+    return;
+  }
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar: {
+      // An expansion error (already reported by the schema) keeps the raw text, marked so
+      // that it cannot equal an expanded value.
+      Result<std::string> value = ctx.ExpandedScalar(node);
+      if (value.ok()) {
+        AppendQuoted(*value, out);
+      } else {
+        out += "!raw";
+        AppendQuoted(node.Scalar(), out);
+      }
+      return;
+    }
+    case YAML::NodeType::Sequence: {
+      out += '[';
+      bool first = true;
+      for (const YAML::Node& item : node) {
+        if (!first) out += ',';
+        first = false;
+        AppendCanonical(item, ctx, depth + 1, out);
+        if (out.size() > kMaxCanonicalBytes) break;
+      }
+      out += ']';
+      return;
+    }
+    case YAML::NodeType::Map: {
+      std::vector<std::pair<std::string, std::string>> entries;
+      size_t size = out.size();
+      for (const auto& item : node) {
+        std::string key;
+        std::string value;
+        if (item.first.IsScalar()) {
+          AppendQuoted(item.first.Scalar(), key);  // keys are not env-expanded when parsed
+        } else {
+          AppendCanonical(item.first, ctx, depth + 1, key);
+        }
+        AppendCanonical(item.second, ctx, depth + 1, value);
+        size += key.size() + value.size() + 2;
+        entries.emplace_back(std::move(key), std::move(value));
+        if (size > kMaxCanonicalBytes) break;
+      }
+      std::sort(entries.begin(), entries.end());
+      out += '{';
+      bool first = true;
+      for (const auto& [key, value] : entries) {
+        if (!first) out += ',';
+        first = false;
+        out += key;
+        out += ':';
+        out += value;
+      }
+      out += '}';
+      return;
+    }
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      out += '~';
+      return;
+  }
+}
+
+}  // namespace
+
+EnvLookup ProcessEnv() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    // getenv is safe to call concurrently; the agent never calls setenv after start-up.
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+Result<Document> Document::Load(const std::string& path) {
+  Result<std::string> text = ReadFile(path, SIZE_MAX, /*regular_only=*/false);
+  if (!text.ok()) return Status::Error(path + ": cannot read: " + text.status().message());
+  return FromString(*text, path);
+}
+
+Result<Document> Document::FromString(const std::string& text, const std::string& name) {
+  try {
+    std::vector<YAML::Node> documents = YAML::LoadAll(text);
+    if (documents.empty()) return Document(YAML::Node(), name);
+    for (size_t i = 1; i < documents.size(); ++i) {
+      // A trailing "---" yields an empty document; anything else would be silently ignored.
+      if (!documents[i].IsNull()) {
+        return Status::Error(FormatMark(name, documents[i].Mark()) +
+                             ": expected one YAML document, found another one here");
+      }
+    }
+    return Document(documents[0], name);
+  } catch (const YAML::Exception& e) {
+    // ParserException and its subclasses (such as DeepRecursion) carry the position.
+    return Status::Error(FormatMark(name, e.mark) + ": " + e.msg);
+  } catch (const std::exception& e) {
+    return Status::Error(name + ": " + e.what());
+  }
+}
+
+ParseContext::ParseContext(std::string file, EnvLookup env, std::string base_dir)
+    : file_(std::move(file)), env_(std::move(env)), base_dir_(std::move(base_dir)) {}
+
+Status ParseContext::ErrorAt(const YAML::Node& node, std::string_view message) const {
+  YAML::Mark mark = YAML::Mark::null_mark();
+  try {
+    mark = node.Mark();
+  } catch (const YAML::Exception&) {
+    // An invalid node (e.g. from operator[] on a scalar) has no position; name the file only.
+  }
+  return Status::Error(FormatMark(file_, mark) + ": " + std::string(message));
+}
+
+Result<std::string> ParseContext::ExpandedScalar(const YAML::Node& node) const {
+  if (!node.IsScalar()) return ErrorAt(node, "expected a string, got " + KindOf(node));
+  Result<std::string> expanded = ExpandEnv(node.Scalar(), env_);
+  if (!expanded.ok()) return ErrorAt(node, expanded.status().message());
+  return expanded;
+}
+
+Result<std::string> ParseContext::ReadSecretFile(const YAML::Node& path_node) const {
+  Result<std::string> path = ExpandedScalar(path_node);
+  if (!path.ok()) return path;
+  if (path->empty()) return ErrorAt(path_node, "expected the path of a secret file, got \"\"");
+  std::string full = *path;
+  if (full.front() != '/' && !base_dir_.empty()) {
+    full = base_dir_ + (base_dir_.back() == '/' ? "" : "/") + full;
+  }
+  Result<std::string> content = ReadFile(full, kMaxSecretBytes, /*regular_only=*/true);
+  if (!content.ok()) {
+    std::string quoted;
+    AppendQuoted(full, quoted);
+    return ErrorAt(path_node,
+                   "cannot read secret file " + quoted + ": " + content.status().message());
+  }
+  std::string secret = std::move(content).value();
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  return secret;
+}
+
+Result<std::string> ExpandEnv(std::string_view text, const EnvLookup& env) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    char c = text[i];
+    if (c != '$' || i + 1 == text.size()) {
+      out += c;
+      ++i;
+      continue;
+    }
+    char next = text[i + 1];
+    if (next == '$') {
+      out += '$';
+      i += 2;
+      continue;
+    }
+    if (next != '{') {
+      out += '$';  // a lone '$', as in "cost: $5", is literal
+      ++i;
+      continue;
+    }
+    size_t close = text.find('}', i + 2);
+    if (close == std::string_view::npos) {
+      return Status::Error(
+          fmt::format("unterminated \"${{\" in \"{}\": expected ${{NAME}} or "
+                      "${{NAME:-default}}",
+                      text.substr(i)));
+    }
+    std::string_view inner = text.substr(i + 2, close - i - 2);
+    std::string_view name = inner;
+    std::optional<std::string_view> fallback;
+    if (size_t sep = inner.find(":-"); sep != std::string_view::npos) {
+      name = inner.substr(0, sep);
+      fallback = inner.substr(sep + 2);
+    }
+    bool valid_name = !name.empty() && IsNameStart(name.front()) &&
+                      std::all_of(name.begin(), name.end(), IsNameChar);
+    if (!valid_name) {
+      return Status::Error(
+          fmt::format("invalid reference \"{}\": expected ${{NAME}} or "
+                      "${{NAME:-default}}, NAME made of letters, digits and _",
+                      text.substr(i, close - i + 1)));
+    }
+    std::optional<std::string> value;
+    if (env) value = env(std::string(name));
+    if (fallback && (!value || value->empty())) {
+      out += *fallback;  // shell semantics: ":-" also replaces an empty value
+    } else if (value) {
+      out += *value;
+    } else {
+      return Status::Error(fmt::format(
+          "environment variable {0} is not set (use ${{{0}:-default}} for a default)", name));
+    }
+    i = close + 1;
+  }
+  return out;
+}
+
+std::string CanonicalText(const YAML::Node& node, const ParseContext& ctx) {
+  std::string out;
+  try {
+    AppendCanonical(node, ctx, 0, out);
+  } catch (const std::exception&) {
+    out += "!error";  // yaml-cpp does not throw on valid nodes; never let it escape anyway
+  }
+  if (out.size() > kMaxCanonicalBytes) out += "!truncated";
+  return out;
+}
+
+}  // namespace sre::config

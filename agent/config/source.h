@@ -1,0 +1,67 @@
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "agent/base/status.h"
+
+namespace sre::config {
+
+/// Looks an environment variable up; std::nullopt when unset. Tests pass their own.
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+
+/// The process environment.
+EnvLookup ProcessEnv();
+
+/// A parsed YAML document and the name of the file it came from. Immutable once loaded.
+class Document {
+ public:
+  /// Reads and parses `path`. Errors read `path:line:col: message`.
+  static Result<Document> Load(const std::string& path);
+  /// Parses `text`, naming it `name` in errors.
+  static Result<Document> FromString(const std::string& text, const std::string& name);
+
+  const YAML::Node& root() const { return root_; }
+  const std::string& file() const { return file_; }
+
+ private:
+  Document(YAML::Node root, std::string file) : root_(std::move(root)), file_(std::move(file)) {}
+  YAML::Node root_;
+  std::string file_;
+};
+
+/// What a schema needs while parsing: the file name for errors, the environment for `${VAR}`
+/// expansion, and the directory that relative `*_file` paths are read from. Thread-compatible.
+class ParseContext {
+ public:
+  ParseContext(std::string file, EnvLookup env = ProcessEnv(), std::string base_dir = "");
+
+  const std::string& file() const { return file_; }
+  const std::string& base_dir() const { return base_dir_; }
+
+  /// `file:line:col: message`, pointing at `node` (1-based line and column).
+  Status ErrorAt(const YAML::Node& node, std::string_view message) const;
+  /// The scalar's text with `${VAR}` and `${VAR:-default}` expanded; an error names the node.
+  Result<std::string> ExpandedScalar(const YAML::Node& node) const;
+  /// Reads a secret file (relative paths against base_dir), trailing newlines removed.
+  Result<std::string> ReadSecretFile(const YAML::Node& path_node) const;
+
+ private:
+  std::string file_;
+  EnvLookup env_;
+  std::string base_dir_;
+};
+
+/// Expands `${VAR}` and `${VAR:-default}` in `text`; `$$` is a literal `$`. An unset variable
+/// without a default is an error naming it.
+Result<std::string> ExpandEnv(std::string_view text, const EnvLookup& env);
+
+/// A canonical, env-expanded rendering of `node` (keys sorted): equal texts mean equal configs.
+/// The runtime uses it to keep unchanged checks running across a reload.
+std::string CanonicalText(const YAML::Node& node, const ParseContext& ctx);
+
+}  // namespace sre::config

@@ -1,0 +1,57 @@
+#include "agent/core/check_settings.h"
+
+#include <prometheus/check_names.h>
+
+#include <array>
+#include <string_view>
+
+namespace sre {
+
+std::optional<std::string> CheckExtraLabelName(const std::string& name) {
+  // Set by Prometheus or the prometheus-operator: ours would be renamed exported_*.
+  static constexpr std::array<std::string_view, 6> kTargetLabels = {
+      "instance", "job", "namespace", "pod", "container", "service"};
+  // Set by the agent itself on every series of a check.
+  static constexpr std::array<std::string_view, 5> kOwnLabels = {"check", "target", "address",
+                                                                 "exporter", "reason"};
+  for (std::string_view reserved : kTargetLabels) {
+    if (name == reserved) {
+      return "label \"" + name + "\" is set by Prometheus itself; use another name (e.g. k8s_" +
+             name + ")";
+    }
+  }
+  for (std::string_view own : kOwnLabels) {
+    if (name == own) return "label \"" + name + "\" is set by the agent";
+  }
+  if (!prometheus::CheckLabelName(name) || name.starts_with("__")) {
+    return "invalid label name \"" + name + "\": expected [a-zA-Z_][a-zA-Z0-9_]*";
+  }
+  return std::nullopt;
+}
+
+const config::Schema<CheckSettings>& CheckSettingsSchema() {
+  static const auto* schema = [] {
+    auto* s = new config::Schema<CheckSettings>("check settings");
+    s->Field("check", &CheckSettings::check, "name of this check: the `check` label").Required();
+    s->Validate<std::string>(&CheckSettings::check,
+                             [](const std::string& name) -> std::optional<std::string> {
+                               if (name.empty()) return "check name must not be empty";
+                               return std::nullopt;
+                             });
+    s->Field("interval", &CheckSettings::interval, "how often to run; default: agent.interval");
+    s->Field("timeout", &CheckSettings::timeout,
+             "deadline of one run; default: agent.timeout, always below the interval");
+    s->Field("labels", &CheckSettings::labels, "extra labels on every series of this check");
+    s->Validate<std::map<std::string, std::string>>(
+        &CheckSettings::labels, [](const auto& labels) -> std::optional<std::string> {
+          for (const auto& [name, value] : labels) {
+            if (auto error = CheckExtraLabelName(name)) return error;
+          }
+          return std::nullopt;
+        });
+    return s;
+  }();
+  return *schema;
+}
+
+}  // namespace sre

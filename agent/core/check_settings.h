@@ -1,0 +1,27 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "agent/base/clock.h"
+#include "agent/config/schema.h"
+
+namespace sre {
+
+/// Keys every check instance has, whatever its exporter. Embedded into each exporter's schema.
+struct CheckSettings {
+  std::string check;  ///< the instance's name: label `check`, unique per exporter
+  Duration interval{0};  ///< 0: the agent's default interval
+  Duration timeout{0};   ///< 0: the agent's default timeout, capped below the interval
+  std::map<std::string, std::string> labels;  ///< extra labels on every series of the check
+};
+
+/// The schema of CheckSettings. Rejects reserved label names (instance, job, namespace, pod,
+/// container, service: Prometheus sets those itself) and invalid ones.
+const config::Schema<CheckSettings>& CheckSettingsSchema();
+
+/// Why `name` may not be used as an extra label; nullopt when it may.
+std::optional<std::string> CheckExtraLabelName(const std::string& name);
+
+}  // namespace sre

@@ -1,0 +1,87 @@
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "agent/base/status.h"
+#include "agent/config/schema.h"
+#include "agent/core/check_settings.h"
+#include "agent/core/exporter.h"
+#include "agent/core/log.h"
+
+namespace sre {
+namespace net {
+class EventLoop;
+class ResolverPool;
+}  // namespace net
+
+/// What an exporter instance may use. Everything here lives on (or is safe from) the loop thread.
+struct ExporterEnv {
+  net::EventLoop& loop;
+  net::ResolverPool& resolvers;
+  Logger& log;
+};
+
+/// One configured instance, parsed and validated, not yet running. Immutable.
+struct InstanceSpec {
+  std::string exporter;     ///< the factory's name
+  CheckSettings settings;   ///< check name, interval, timeout, extra labels
+  std::string target;       ///< what it checks, for people ("db:3306", a URL, a socket)
+  std::string fingerprint;  ///< canonical config text: equal means "unchanged" across reloads
+  std::shared_ptr<const void> config;  ///< the exporter's own config struct, read by its factory
+};
+
+/// Knows one exporter type: its config schema, and how to make a running instance.
+/// Immutable and thread-safe.
+class ExporterFactory {
+ public:
+  virtual ~ExporterFactory() = default;
+  /// The config section and `exporter` label: "tcp", "php_fpm".
+  virtual std::string_view name() const = 0;
+  /// One line for --describe and --help.
+  virtual std::string_view summary() const = 0;
+  virtual const config::SchemaBase& schema() const = 0;
+  /// Parses one instance's mapping; errors are `file:line:col: message`.
+  virtual Result<InstanceSpec> Parse(const YAML::Node& node,
+                                     const config::ParseContext& ctx) const = 0;
+  /// Makes the running instance (loop thread). Fails only on resources (a CA file gone since
+  /// Parse), with a message.
+  virtual Result<std::unique_ptr<Exporter>> Create(const InstanceSpec& spec,
+                                                   ExporterEnv& env) const = 0;
+};
+
+/// The usual way to write a factory: a config struct with a `CheckSettings settings` member
+/// parsed by a Schema<Config>, and a Make that builds the exporter from it.
+template <typename Config>
+class TypedExporterFactory : public ExporterFactory {
+ public:
+  const config::SchemaBase& schema() const override { return TypedSchema(); }
+
+  Result<InstanceSpec> Parse(const YAML::Node& node,
+                             const config::ParseContext& ctx) const override {
+    auto config = std::make_shared<Config>();
+    if (Status s = TypedSchema().Parse(node, ctx, *config); !s.ok()) return s;
+    InstanceSpec spec;
+    spec.exporter = std::string(name());
+    spec.settings = config->settings;
+    spec.target = Target(*config);
+    spec.fingerprint = config::CanonicalText(node, ctx);
+    spec.config = std::move(config);
+    return spec;
+  }
+
+  Result<std::unique_ptr<Exporter>> Create(const InstanceSpec& spec,
+                                           ExporterEnv& env) const override {
+    return Make(*static_cast<const Config*>(spec.config.get()), env);
+  }
+
+ protected:
+  virtual const config::Schema<Config>& TypedSchema() const = 0;
+  virtual std::string Target(const Config& config) const = 0;
+  virtual Result<std::unique_ptr<Exporter>> Make(const Config& config, ExporterEnv& env) const = 0;
+};
+
+}  // namespace sre

@@ -1,0 +1,174 @@
+// sre-agent: the node agent. Flags in the Prometheus style; SIGHUP reloads, SIGTERM drains.
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "agent/config/schema.h"
+#include "agent/core/exporter_registry.h"
+#include "agent/core/log.h"
+#include "agent/main/flags.h"
+#include "agent/main/version.h"
+#include "agent/runtime/agent.h"
+#include "agent/server/agent_endpoints.h"
+#include "agent/server/http_server.h"
+#include "exporters/builtin.h"
+
+namespace sre {
+namespace {
+
+// Outside 9100-9999 (Prometheus' exporter port list, fully allocated) and used by no well-known
+// exporter; see docs/operations.md.
+constexpr char kDefaultListen[] = ":8944";
+
+const std::vector<cli::FlagSpec>& AgentFlags() {
+  static const std::vector<cli::FlagSpec> flags = {
+      {"config.file", "FILE", "agent configuration file", "/etc/sre-agent/sre-agent.yaml"},
+      {"config.check", "", "validate the configuration file and exit (0 valid, 1 invalid)"},
+      {"web.listen-address", "ADDR", "address to serve on: :PORT, IP:PORT or [IPv6]:PORT",
+       kDefaultListen, true},
+      {"web.telemetry-path", "PATH", "path of the metrics endpoint", "/metrics"},
+      {"web.enable-openmetrics", "",
+       "serve OpenMetrics 1.0.0 to clients that ask for it (counters then end in _total)"},
+      {"log.level", "LEVEL", "debug, info, warn or error", "info"},
+      {"log.format", "FORMAT", "logfmt or json", "logfmt"},
+      {"describe", "EXPORTER", "print an exporter's configuration keys and exit ('agent' for the "
+                               "agent: section)"},
+      {"version", "", "print version and revision and exit"},
+      {"help", "", "show this help"},
+  };
+  return flags;
+}
+
+int Usage(const std::string& error) {
+  std::fprintf(stderr, "sre-agent: %s\n", error.c_str());
+  return 1;
+}
+
+int Describe(const ExporterRegistry& registry, const std::string& name) {
+  if (name == "agent") {
+    std::fputs(config::RenderDescription("agent:", AgentSettingsSchema().Describe()).c_str(),
+               stdout);
+    return 0;
+  }
+  const ExporterFactory* factory = registry.Find(name);
+  if (factory == nullptr) {
+    std::string names = "agent";
+    for (const auto& n : registry.Names()) names += ", " + n;
+    return Usage(fmt::format("--describe: unknown exporter \"{}\"; expected one of: {}", name,
+                             names));
+  }
+  std::fputs(fmt::format("{}: {}\n\nEach item of the `{}:` list takes:\n", name,
+                         factory->summary(), name)
+                 .c_str(),
+             stdout);
+  std::fputs(config::RenderDescription("", factory->schema().Describe()).c_str(), stdout);
+  return 0;
+}
+
+std::string BrowsableUrl(const std::string& bound) {
+  // "0.0.0.0:8944" cannot be browsed to; localhost can.
+  if (bound.starts_with("0.0.0.0:")) return "http://localhost:" + bound.substr(8);
+  if (bound.starts_with("[::]:")) return "http://localhost:" + bound.substr(5);
+  return "http://" + bound;
+}
+
+int Run(int argc, char** argv) {
+  auto flags = cli::ParseFlags(AgentFlags(), {argv + 1, argv + argc});
+  if (!flags.ok()) return Usage(flags.status().message());
+  if (flags->Has("help")) {
+    std::fputs(("Usage: sre-agent [FLAGS]\n\nFlags:\n" + cli::RenderFlagHelp(AgentFlags())).c_str(),
+               stdout);
+    return 0;
+  }
+  if (flags->Has("version")) {
+    std::printf("sre-agent %s (revision %s)\n", kVersion, kRevision);
+    return 0;
+  }
+  if (!flags->positional.empty()) {
+    return Usage("unexpected argument \"" + flags->positional[0] + "\"; flags start with --");
+  }
+  ExporterRegistry registry;
+  exporters::RegisterBuiltinExporters(registry);
+  if (flags->Has("describe")) return Describe(registry, flags->Get("describe"));
+
+  const std::string config_file = flags->Get("config.file", "/etc/sre-agent/sre-agent.yaml");
+  if (flags->Get("config.check") == "true") {
+    auto config = LoadAgentConfig(config_file, registry);
+    if (!config.ok()) {
+      std::fprintf(stderr, "%s\n", config.status().message().c_str());
+      return 1;
+    }
+    std::printf("%s: valid, %zu checks\n", config_file.c_str(), config->instances.size());
+    return 0;
+  }
+  const auto level = ParseLogLevel(flags->Get("log.level", "info"));
+  if (!level) return Usage("--log.level: expected debug, info, warn or error");
+  const auto format = ParseLogFormat(flags->Get("log.format", "logfmt"));
+  if (!format) return Usage("--log.format: expected logfmt or json");
+
+  // One descriptor per connection in flight: allow as many as the hard limit permits.
+  if (rlimit limit{}; getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+
+  // Signals are taken synchronously by this thread only; every other thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  SystemClock clock;
+  Logger log(*level, *format, stderr, clock);
+  Agent agent(registry, log, clock, {config_file, kVersion, kRevision});
+  if (Status s = agent.Start(); !s.ok()) {
+    log.Error("cannot start: invalid configuration", {{"error", s.message()}});
+    return 1;
+  }
+  server::HttpServerOptions server_options;
+  server_options.listen_addresses = flags->GetAll("web.listen-address");
+  if (server_options.listen_addresses.empty()) server_options.listen_addresses = {kDefaultListen};
+  server_options.error_log = [&log](std::string_view message) {
+    log.WarnLimited("http server", {{"error", std::string(message)}});
+  };
+  const std::string telemetry_path = flags->Get("web.telemetry-path", "/metrics");
+  auto server = server::HttpServer::Start(
+      server_options,
+      server::AgentRoutes(agent, clock,
+                          {telemetry_path, flags->Get("web.enable-openmetrics") == "true",
+                           kVersion, kRevision}));
+  if (!server.ok()) {
+    log.Error("cannot start the HTTP server", {{"error", server.status().message()}});
+    return 1;
+  }
+  for (const std::string& bound : (*server)->bound_addresses()) {
+    log.Info("listening", {{"address", bound},
+                           {"page", BrowsableUrl(bound) + "/"},
+                           {"metrics", BrowsableUrl(bound) + telemetry_path}});
+  }
+  log.Info("sre-agent started", {{"version", kVersion}, {"config", config_file}});
+
+  for (;;) {
+    int signal_number = 0;
+    sigwait(&signals, &signal_number);
+    if (signal_number == SIGHUP) {
+      agent.Reload();
+      continue;
+    }
+    log.Info("shutting down", {{"signal", strsignal(signal_number)}});
+    break;
+  }
+  server->reset();  // stop taking requests before the checks go away
+  agent.Stop();
+  log.Info("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace sre
+
+int main(int argc, char** argv) { return sre::Run(argc, argv); }

@@ -1,0 +1,65 @@
+#include "agent/main/probe_output.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace sre::cli {
+namespace {
+
+ProbeReport Report(bool success) {
+  ProbeReport report;
+  report.exporter = "tcp";
+  report.check = "db";
+  report.target = "db:3306";
+  report.duration = std::chrono::milliseconds(12);
+  report.result.success = success;
+  report.result.reason = success ? Reason::kNone : Reason::kConnectionRefused;
+  report.result.message = success ? "1 of 1 addresses connected" : "10.0.0.1: refused";
+  report.result.observations.push_back({"10.0.0.1", success, report.result.reason,
+                                        success ? "connected" : "refused",
+                                        std::chrono::milliseconds(11),
+                                        {{"connect_seconds", 0.0105}}});
+  return report;
+}
+
+TEST(ProbeOutputTest, ExitCodesFollowNagios) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(Evaluate(Report(true), {}), ExitCode::kOk);
+  EXPECT_EQ(Evaluate(Report(false), {}), ExitCode::kCritical);
+  EXPECT_EQ(Evaluate(Report(true), {milliseconds(10), std::nullopt}), ExitCode::kWarning);
+  EXPECT_EQ(Evaluate(Report(true), {milliseconds(5), milliseconds(10)}), ExitCode::kCritical);
+  EXPECT_EQ(Evaluate(Report(true), {milliseconds(50), milliseconds(100)}), ExitCode::kOk);
+}
+
+TEST(ProbeOutputTest, TextSaysWhatHappened) {
+  const std::string text = Render(Report(false), ExitCode::kCritical, OutputFormat::kText, false);
+  EXPECT_EQ(text,
+            "CRITICAL tcp db db:3306  12.0 ms  (connection_refused: 10.0.0.1: refused)\n"
+            "  10.0.0.1  FAIL    11.0 ms  connection_refused: refused  connect 10.5 ms\n");
+}
+
+TEST(ProbeOutputTest, JsonHasTheDocumentedFields) {
+  const auto json = nlohmann::json::parse(
+      Render(Report(true), ExitCode::kOk, OutputFormat::kJson, false));
+  EXPECT_EQ(json["status"], "OK");
+  EXPECT_EQ(json["exit_code"], 0);
+  EXPECT_EQ(json["check"], "db");
+  EXPECT_EQ(json["reason"], "");
+  EXPECT_DOUBLE_EQ(json["duration_seconds"].get<double>(), 0.012);
+  EXPECT_EQ(json["observations"][0]["subject"], "10.0.0.1");
+  EXPECT_DOUBLE_EQ(json["observations"][0]["figures"]["connect_seconds"].get<double>(), 0.0105);
+}
+
+TEST(ProbeOutputTest, NagiosHasPerfdata) {
+  EXPECT_EQ(Render(Report(true), ExitCode::kOk, OutputFormat::kNagios, false),
+            "TCP OK - db 1 of 1 addresses connected | time=0.012000s;;;0 '10.0.0.1'=0.011000s;;;0\n");
+}
+
+TEST(ProbeOutputTest, ParseOutputFormat) {
+  EXPECT_TRUE(ParseOutputFormat("json").ok());
+  EXPECT_EQ(ParseOutputFormat("yaml").status().message(),
+            "invalid --output \"yaml\": expected text, json, prom or nagios");
+}
+
+}  // namespace
+}  // namespace sre::cli

@@ -1,0 +1,87 @@
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "agent/base/clock.h"
+#include "agent/base/status.h"
+#include "agent/core/reason.h"
+#include "agent/net/event_loop.h"
+#include "agent/net/ip_address.h"
+
+namespace sre::net {
+
+/// TLS settings of a client connection.
+struct TlsOptions {
+  std::string ca_file;      ///< empty: the system's trust store
+  std::string cert_file;    ///< client certificate (mTLS), with key_file
+  std::string key_file;
+  std::string server_name;  ///< SNI and the name verified; empty: the target's host
+  bool insecure_skip_verify = false;
+};
+
+/// A client SSL_CTX built once per check configuration (loading a CA bundle is slow).
+/// Immutable after creation; shareable across connections on the loop thread.
+class TlsClientContext {
+ public:
+  static Result<std::shared_ptr<TlsClientContext>> Create(const TlsOptions& options);
+  ~TlsClientContext();
+  SSL_CTX* get() const { return ctx_; }
+  const TlsOptions& options() const { return options_; }
+
+ private:
+  TlsClientContext(SSL_CTX* ctx, TlsOptions options) : ctx_(ctx), options_(std::move(options)) {}
+  SSL_CTX* ctx_;
+  TlsOptions options_;
+};
+
+/// One step of a line-based conversation, as blackbox_exporter's query_response: first wait for
+/// a line matching `expect` (when set), then write `send` followed by "\n" (when non-empty).
+struct QueryStep {
+  std::string expect_source;  ///< the regex as written, for messages
+  std::optional<std::regex> expect;
+  std::string send;
+};
+
+struct DialOptions {
+  IpAddress address;
+  uint16_t port = 0;
+  std::shared_ptr<TlsClientContext> tls;  ///< null: plain TCP
+  std::string tls_host;                   ///< name for SNI and verification when TLS is on
+  std::vector<QueryStep> steps;
+  TimePoint deadline;
+};
+
+struct DialResult {
+  Reason reason = Reason::kNone;  ///< kNone on success
+  std::string message;            ///< what failed, for people ("connect: Connection refused")
+  Duration connect_time{0};       ///< until the TCP connection was established
+  Duration tls_time{0};           ///< TLS handshake, when TLS is on
+  Duration total{0};
+  bool failed_due_to_regex = false;
+  /// Earliest notAfter of the peer's chain (Unix seconds), also when verification failed.
+  std::optional<double> earliest_cert_expiry;
+  std::string tls_version;  ///< "TLS 1.3", when a handshake completed
+};
+
+/// One connection attempt: non-blocking connect, optional TLS handshake (the certificate is read
+/// even when untrusted or expired, then the verification result decides), then the query steps.
+/// Never blocks; finishes by `deadline` with kTimeout at the latest. Destroying the dialer cancels
+/// it without calling `done`. Loop-thread only.
+class TcpDialer {
+ public:
+  using Done = std::function<void(DialResult)>;
+  static std::unique_ptr<TcpDialer> Start(EventLoop& loop, DialOptions options, Done done);
+  virtual ~TcpDialer() = default;
+};
+
+/// Maps a connect()/read()/write() errno to a failure reason (ECONNREFUSED -> kConnectionRefused).
+Reason ReasonFromErrno(int error);
+
+}  // namespace sre::net

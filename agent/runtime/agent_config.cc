@@ -1,0 +1,113 @@
+#include "agent/runtime/agent_config.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <map>
+
+#include "agent/config/duration.h"
+
+namespace sre {
+namespace {
+
+constexpr std::string_view kAgentSection = "agent";
+
+// A default timeout leaves a fifth of the interval free, so runs of one check never overlap.
+Duration DefaultTimeout(Duration agent_timeout, Duration interval) {
+  return std::min(agent_timeout, interval * 4 / 5);
+}
+
+Status ParseSection(const YAML::Node& list, const ExporterFactory& factory,
+                    const config::ParseContext& ctx, const AgentSettings& settings,
+                    std::vector<InstanceSpec>& out) {
+  if (list.IsNull()) return Status::Ok();
+  if (!list.IsSequence()) {
+    return ctx.ErrorAt(list, fmt::format("expected a list of {} checks", factory.name()));
+  }
+  std::map<std::string, int> first_line;  // check name -> line of its first definition
+  for (const YAML::Node& item : list) {
+    auto spec = factory.Parse(item, ctx);
+    if (!spec.ok()) return spec.status();
+    CheckSettings& check = spec->settings;
+    auto [it, inserted] = first_line.try_emplace(check.check, item.Mark().line + 1);
+    if (!inserted) {
+      return ctx.ErrorAt(item, fmt::format("duplicate check name \"{}\" (first at line {})",
+                                           check.check, it->second));
+    }
+    const bool explicit_timeout = check.timeout.count() > 0;
+    if (check.interval.count() == 0) check.interval = settings.interval;
+    if (check.interval < std::chrono::milliseconds(10)) {
+      return ctx.ErrorAt(item, "interval must be at least 10ms");
+    }
+    if (!explicit_timeout) check.timeout = DefaultTimeout(settings.timeout, check.interval);
+    if (check.timeout >= check.interval) {
+      return ctx.ErrorAt(
+          item["timeout"].IsDefined() ? item["timeout"] : item,
+          fmt::format("timeout ({}) must be shorter than the interval ({})",
+                      config::FormatDuration(check.timeout),
+                      config::FormatDuration(check.interval)));
+    }
+    out.push_back(std::move(spec).value());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+const config::Schema<AgentSettings>& AgentSettingsSchema() {
+  static const auto* schema = [] {
+    auto* s = new config::Schema<AgentSettings>("agent settings");
+    s->Field("interval", &AgentSettings::interval, "default interval of every check");
+    s->Field("timeout", &AgentSettings::timeout,
+             "default deadline of one run (capped at 4/5 of the check's interval)");
+    s->Check([](const AgentSettings& a) -> std::optional<std::string> {
+      if (a.interval < std::chrono::milliseconds(10)) return "interval must be at least 10ms";
+      if (a.timeout.count() <= 0) return "timeout must be positive";
+      return std::nullopt;
+    });
+    return s;
+  }();
+  return *schema;
+}
+
+Result<AgentConfig> ParseAgentConfig(const config::Document& document,
+                                     const ExporterRegistry& registry,
+                                     const config::EnvLookup& env) {
+  const std::string base_dir = std::filesystem::path(document.file()).parent_path().string();
+  const config::ParseContext ctx(document.file(), env, base_dir);
+  AgentConfig agent_config;
+  agent_config.file = document.file();
+  const YAML::Node& root = document.root();
+  if (!root.IsDefined() || root.IsNull()) return agent_config;
+
+  std::vector<std::string> sections{std::string(kAgentSection)};
+  for (const std::string& name : registry.Names()) sections.push_back(name);
+  if (Status s = config::internal::CheckMapping(root, sections, ctx); !s.ok()) return s;
+
+  // `agent:` first: its defaults apply to every check, wherever the section stands in the file.
+  if (Status s = AgentSettingsSchema().Parse(root[std::string(kAgentSection)], ctx,
+                                             agent_config.settings);
+      !s.ok()) {
+    return s;
+  }
+  for (const auto& item : root) {
+    const std::string section = item.first.Scalar();
+    if (section == kAgentSection) continue;
+    const ExporterFactory* factory = registry.Find(section);
+    if (Status s = ParseSection(item.second, *factory, ctx, agent_config.settings,
+                                agent_config.instances);
+        !s.ok()) {
+      return s;
+    }
+  }
+  return agent_config;
+}
+
+Result<AgentConfig> LoadAgentConfig(const std::string& path, const ExporterRegistry& registry,
+                                    const config::EnvLookup& env) {
+  auto document = config::Document::Load(path);
+  if (!document.ok()) return document.status();
+  return ParseAgentConfig(*document, registry, env);
+}
+
+}  // namespace sre

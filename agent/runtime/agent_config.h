@@ -1,0 +1,42 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "agent/base/clock.h"
+#include "agent/base/status.h"
+#include "agent/config/source.h"
+#include "agent/core/exporter_factory.h"
+#include "agent/core/exporter_registry.h"
+
+namespace sre {
+
+/// The `agent:` section: defaults for every check.
+struct AgentSettings {
+  Duration interval = std::chrono::seconds(15);
+  Duration timeout = std::chrono::seconds(10);
+};
+
+/// A whole agent config file, validated: every instance parsed by its exporter's schema, with its
+/// effective interval and timeout filled in (timeout always below the interval). Immutable.
+struct AgentConfig {
+  std::string file;
+  AgentSettings settings;
+  std::vector<InstanceSpec> instances;
+};
+
+/// Reads `path` (YAML) and validates everything before anything runs: unknown sections or keys,
+/// wrong types, duplicate check names, a timeout not below its interval are `file:line:col:`
+/// errors. `env` expands `${VAR}`.
+Result<AgentConfig> LoadAgentConfig(const std::string& path, const ExporterRegistry& registry,
+                                    const config::EnvLookup& env = config::ProcessEnv());
+
+/// The same, from an already parsed document (sre-probe, tests).
+Result<AgentConfig> ParseAgentConfig(const config::Document& document,
+                                     const ExporterRegistry& registry,
+                                     const config::EnvLookup& env = config::ProcessEnv());
+
+/// The schema of the `agent:` section, for --describe.
+const config::Schema<AgentSettings>& AgentSettingsSchema();
+
+}  // namespace sre

@@ -1,0 +1,100 @@
+#include "agent/server/agent_endpoints.h"
+
+#include "agent/server/landing_page.h"
+
+namespace sre::server {
+namespace {
+
+constexpr char kText004[] = "text/plain; version=0.0.4; charset=utf-8";
+constexpr char kOpenMetrics[] = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+HttpResponse MethodNotAllowed(const std::string& allow) {
+  HttpResponse response = HttpResponse::Text(405, "method not allowed; use " + allow + "\n");
+  response.headers.emplace_back("Allow", allow);
+  return response;
+}
+
+bool IsRead(const HttpRequest& request) {
+  return request.method == "GET" || request.method == "HEAD";
+}
+
+bool AcceptsGzip(const HttpRequest& request) {
+  const std::string* encoding = request.Header("accept-encoding");
+  return encoding != nullptr && encoding->find("gzip") != std::string::npos;
+}
+
+LandingPage MakeLandingPage(const Agent& agent, const Clock& clock, const EndpointOptions& options) {
+  const AgentState state = agent.state();
+  LandingPage page;
+  page.version = options.version;
+  page.revision = options.revision;
+  page.start_time_unix = state.start_time_unix;
+  page.now_unix = clock.WallSeconds();
+  page.metrics_path = options.telemetry_path;
+  page.ready = state.ready;
+  page.config_file = state.config_file;
+  page.last_reload_ok = state.last_reload_ok;
+  page.last_reload_error = state.last_reload_error;
+  for (const auto& snapshot : agent.store().All()) {
+    const CheckStatus& s = snapshot->status;
+    if (s.check.empty()) continue;  // the agent's own series
+    page.checks.push_back({s.exporter, s.check, s.target, s.ran, s.success,
+                           std::string(ReasonName(s.reason)), s.message, s.duration_seconds,
+                           s.time_unix});
+  }
+  return page;
+}
+
+}  // namespace
+
+ExpositionFormat NegotiateFormat(const std::string* accept, bool enable_openmetrics) {
+  if (enable_openmetrics && accept != nullptr &&
+      accept->find("application/openmetrics-text") != std::string::npos) {
+    return ExpositionFormat::kOpenMetrics100;
+  }
+  return ExpositionFormat::kText004;
+}
+
+std::map<std::string, HttpHandler> AgentRoutes(Agent& agent, const Clock& clock,
+                                               EndpointOptions options) {
+  std::map<std::string, HttpHandler> routes;
+  routes[options.telemetry_path] = [&agent, options](const HttpRequest& request) {
+    if (!IsRead(request)) return MethodNotAllowed("GET, HEAD");
+    const ExpositionFormat format =
+        NegotiateFormat(request.Header("accept"), options.enable_openmetrics);
+    auto exposition = agent.store().Render(format);
+    HttpResponse response;
+    response.content_type = format == ExpositionFormat::kText004 ? kText004 : kOpenMetrics;
+    response.headers.emplace_back("Vary", "Accept, Accept-Encoding");
+    if (AcceptsGzip(request)) {
+      response.body = exposition->gzip();
+      response.headers.emplace_back("Content-Encoding", "gzip");
+    } else {
+      response.body = exposition->text();
+    }
+    return response;
+  };
+  routes["/"] = [&agent, &clock, options](const HttpRequest& request) {
+    if (!IsRead(request)) return MethodNotAllowed("GET, HEAD");
+    return HttpResponse::Html(200, RenderLandingPage(MakeLandingPage(agent, clock, options)));
+  };
+  routes["/-/healthy"] = [](const HttpRequest& request) {
+    if (!IsRead(request)) return MethodNotAllowed("GET, HEAD");
+    return HttpResponse::Text(200, "sre-agent is healthy.\n");
+  };
+  routes["/-/ready"] = [&agent](const HttpRequest& request) {
+    if (!IsRead(request)) return MethodNotAllowed("GET, HEAD");
+    if (agent.ready()) return HttpResponse::Text(200, "sre-agent is ready.\n");
+    return HttpResponse::Text(503, "sre-agent is not ready: the first round of checks is running.\n");
+  };
+  routes["/-/reload"] = [&agent](const HttpRequest& request) {
+    if (request.method != "POST") return MethodNotAllowed("POST");
+    Status status = agent.Reload();
+    if (status.ok()) return HttpResponse::Text(200, "configuration reloaded\n");
+    return HttpResponse::Text(500, "configuration rejected, the previous one keeps running: " +
+                                       status.message() + "\n");
+  };
+  return routes;
+}
+
+}  // namespace sre::server

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "agent/base/clock.h"
+#include "agent/runtime/agent.h"
+#include "agent/server/http_server.h"
+
+namespace sre::server {
+
+struct EndpointOptions {
+  std::string telemetry_path = "/metrics";
+  bool enable_openmetrics = false;
+  std::string version;
+  std::string revision;
+};
+
+/// The agent's routes: the telemetry path, `/`, `/-/healthy`, `/-/ready`, `/-/reload` (POST).
+/// Handlers read published snapshots only, so their latency never depends on a target; only
+/// /-/reload waits, for the config file to be read and applied. `agent` and `clock` must outlive
+/// the server.
+std::map<std::string, HttpHandler> AgentRoutes(Agent& agent, const Clock& clock,
+                                               EndpointOptions options);
+
+/// The content type /metrics answers with for `accept`, and which format that is.
+ExpositionFormat NegotiateFormat(const std::string* accept, bool enable_openmetrics);
+
+}  // namespace sre::server

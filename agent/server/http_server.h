@@ -1,0 +1,115 @@
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "agent/base/clock.h"
+#include "agent/base/status.h"
+
+namespace sre::server {
+
+// Members carry `{}` so that designated initializers compile under -Wextra
+// (-Wmissing-field-initializers) when some members are left out.
+
+/// One HTTP request as a handler sees it. Built by the server for each request; a plain value.
+struct HttpRequest {
+  std::string method{};  ///< "GET", "POST", ... as sent.
+  std::string path{};    ///< Percent-decoded path, without the query string.
+  /// Percent-decoded query arguments in the order sent; a key without "=" maps to "".
+  std::multimap<std::string, std::string> query{};
+  /// Header names in lower case; repeated headers are joined with ", " (RFC 9110 5.3).
+  std::map<std::string, std::string> headers{};
+  std::string body{};            ///< At most `HttpServerOptions::max_request_body` bytes.
+  std::string remote_address{};  ///< "127.0.0.1:51234" or "[::1]:51234".
+
+  /// The first value of query argument `key`, or nullptr.
+  const std::string* QueryValue(const std::string& key) const;
+  /// The header `lower_case_name`, or nullptr.
+  const std::string* Header(const std::string& lower_case_name) const;
+};
+
+/// What a handler answers. The body is shared, not copied: the server hands the bytes to
+/// libmicrohttpd and keeps the `shared_ptr` alive until the response has been sent, so a handler
+/// may return a body that is also cached elsewhere (a rendered snapshot).
+struct HttpResponse {
+  int status = 200;  ///< 100..599; anything else is answered as 500.
+  std::string content_type = "text/plain; charset=utf-8";  ///< Omitted when empty.
+  std::shared_ptr<const std::string> body{};               ///< nullptr: an empty body.
+  /// Extra headers. Content-Length and Transfer-Encoding are the server's; a header that
+  /// libmicrohttpd refuses (such as one containing CR or LF) turns the answer into a 500.
+  std::vector<std::pair<std::string, std::string>> headers{};
+
+  static HttpResponse Text(int status, std::string text);
+  static HttpResponse Html(int status, std::string html);
+};
+
+/// Answers one request. Called on one of the server's threads, possibly concurrently with other
+/// calls (one thread per listen address, more with `threads` > 1), so it must be thread-safe. It
+/// blocks the connections of its thread while it runs: it must be quick and must never wait on
+/// another component's I/O (read a published snapshot instead). It decides about methods itself
+/// (answer 405 with an Allow header). An exception it throws is answered as 500 "internal error".
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+/// How the server listens. Plain values, validated by `HttpServer::Start`.
+struct HttpServerOptions {
+  /// Where to listen, one socket each:
+  ///   ":9101"            every IPv4 interface (0.0.0.0), port 9101. Not IPv6: list "[::]:9101"
+  ///                      as well for that;
+  ///   "127.0.0.1:9101"   one IPv4 address; "localhost:9101" is 127.0.0.1 (no DNS at start-up);
+  ///   "[::1]:9101"       one IPv6 address; IPv6 sockets are IPv6-only (IPV6_V6ONLY), so
+  ///                      ":9101" and "[::]:9101" can be listed together.
+  /// Port 0 asks the kernel for a free port; `bound_addresses()` tells which.
+  std::vector<std::string> listen_addresses = {":9101"};
+  /// Concurrent connections per listen address; more are accepted and closed at once.
+  unsigned connection_limit = 512;
+  /// An idle connection is closed after this long (rounded up to whole seconds, at least 1s).
+  Duration connection_timeout = std::chrono::seconds(10);
+  /// Larger request bodies are answered 413 without calling the handler.
+  size_t max_request_body = 64 * 1024;
+  /// Threads per listen address: 1 is one epoll thread, more a pool of epoll threads.
+  unsigned threads = 1;
+  /// Receives libmicrohttpd's own diagnostics (a client that reset its connection, a malformed
+  /// request) and handler exceptions; called on server threads, so it must be thread-safe. Unset:
+  /// they are dropped (never printed to stderr).
+  std::function<void(std::string_view)> error_log{};
+};
+
+/// An HTTP/1.1 server on libmicrohttpd: one daemon per listen address, each with its own epoll
+/// thread (or thread pool), exact-path routing. Routes are fixed at start; `Start`,
+/// `bound_addresses` and the destructor are called from one owning thread, while requests are
+/// served on the server's own threads.
+class HttpServer {
+ public:
+  /// Binds every listen address and starts serving `routes` (exact path, such as "/metrics", to
+  /// handler; other paths get 404). Fails, having bound nothing, on invalid options, a malformed
+  /// address ("listen address \"x\": ...") or a socket error ("listen 127.0.0.1:9101: bind:
+  /// Address already in use").
+  static Result<std::unique_ptr<HttpServer>> Start(HttpServerOptions options,
+                                                   std::map<std::string, HttpHandler> routes);
+
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+  /// Stops serving: closes the listen sockets and open connections, and waits for running
+  /// handlers to return.
+  ~HttpServer();
+
+  /// The addresses actually bound, in the order of `listen_addresses`, with the real port when 0
+  /// was asked: "127.0.0.1:40123", "0.0.0.0:9101", "[::1]:9101".
+  const std::vector<std::string>& bound_addresses() const { return bound_addresses_; }
+
+ private:
+  struct Impl;  // libmicrohttpd daemons, routes and callbacks; defined in http_server.cc.
+
+  HttpServer(std::unique_ptr<Impl> impl, std::vector<std::string> bound_addresses);
+
+  std::unique_ptr<Impl> impl_;
+  std::vector<std::string> bound_addresses_;
+};
+
+}  // namespace sre::server

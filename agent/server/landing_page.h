@@ -1,0 +1,53 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sre::server {
+
+// Members carry `{}` so that designated initializers compile under -Wextra
+// (-Wmissing-field-initializers) when some members are left out.
+
+/// One check's latest result, as the landing page shows it.
+struct CheckRow {
+  std::string exporter{};  ///< "tcp", "php_fpm", ...
+  std::string check{};     ///< The configured instance name.
+  std::string target{};    ///< "db:5432", a URL, a socket path.
+  bool ran = false;        ///< false: no result yet (shown as pending).
+  bool success = false;
+  std::string reason{};   ///< Failure reason from the closed list, e.g. "connection_refused".
+  std::string message{};  ///< Free text from the check (may quote the target's own words).
+  double duration_seconds = 0;
+  double last_run_unix = 0;  ///< Wall time of the last result.
+};
+
+/// Everything the landing page shows; a snapshot the caller assembles.
+struct LandingPage {
+  std::string version{};
+  std::string revision{};
+  double start_time_unix = 0;
+  double now_unix = 0;
+  std::string metrics_path = "/metrics";
+  bool ready = false;
+  /// In the caller's order; the page lists failing checks first, then pending ones, then the
+  /// rest, keeping this order within each group.
+  std::vector<CheckRow> checks{};
+  std::string config_file{};
+  bool last_reload_ok = true;
+  std::string last_reload_error{};
+};
+
+/// Renders `page` as a self-contained HTML5 document: inline CSS, no script, no external assets,
+/// readable on a phone (the table scrolls sideways). Every string from the model is
+/// HTML-escaped: check names come from config files and messages from targets. Pure function,
+/// thread-safe.
+std::string RenderLandingPage(const LandingPage& page);
+
+/// "&", "<", ">", '"' and "'" replaced by character references; safe in text and quoted attributes.
+std::string HtmlEscape(std::string_view text);
+
+/// A span of time for people: "0s", "42s", "3m 5s", "2h 10m", "4d 3h".
+std::string FormatAge(double seconds);
+
+}  // namespace sre::server

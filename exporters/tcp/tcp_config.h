@@ -1,0 +1,38 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "agent/config/schema.h"
+#include "agent/core/check_settings.h"
+
+namespace sre::exporters::tcp {
+
+struct TlsConfig {
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  std::string server_name;
+  bool insecure_skip_verify = false;
+};
+
+/// One line-based exchange step, as blackbox_exporter's `query_response`.
+struct QueryStepConfig {
+  std::string expect;  ///< regex a received line must match before going on
+  std::string send;    ///< line to send ("\n" is appended)
+};
+
+/// One TCP endpoint check.
+struct TcpConfig {
+  CheckSettings settings;
+  std::string target;  ///< host:port
+  std::string preferred_ip_protocol = "ip4";
+  std::vector<std::string> dns_servers;
+  bool tls = false;
+  TlsConfig tls_config;
+  std::vector<QueryStepConfig> query_response;
+};
+
+const config::Schema<TcpConfig>& TcpSchema();
+
+}  // namespace sre::exporters::tcp

@@ -1,0 +1,153 @@
+#include "exporters/tcp/tcp_exporter.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <optional>
+
+#include "agent/net/event_loop.h"
+#include "agent/runtime/snapshot_store.h"
+
+namespace sre::exporters::tcp {
+namespace {
+
+// A loopback listener; the kernel completes connections into its backlog without accept().
+class Listener {
+ public:
+  Listener() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    EXPECT_EQ(listen(fd_, 64), 0);
+    socklen_t len = sizeof addr;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~Listener() { Close(); }
+  void Close() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+class TcpExporterTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Exporter> Make(const std::string& yaml) {
+    auto document = config::Document::FromString(yaml, "test.yaml");
+    EXPECT_TRUE(document.ok()) << document.status().message();
+    auto spec = factory_->Parse(document->root(), config::ParseContext("test.yaml"));
+    EXPECT_TRUE(spec.ok()) << spec.status().message();
+    auto exporter = factory_->Create(*spec, env_);
+    EXPECT_TRUE(exporter.ok()) << exporter.status().message();
+    return std::move(exporter).value();
+  }
+
+  CollectResult Run(Exporter& exporter) {
+    std::optional<CollectResult> result;
+    exporter.Collect(clock_.Now() + std::chrono::seconds(2),
+                     [&](CollectResult r) { result = std::move(r); });
+    while (!result) loop_.RunOnce(std::chrono::milliseconds(50));
+    return std::move(*result);
+  }
+
+  static std::string Text(const CollectResult& result) {
+    auto snapshot = std::make_shared<Snapshot>();
+    snapshot->families = RenderFamilies(result.families);
+    return MergeExposition({snapshot}, ExpositionFormat::kText004);
+  }
+
+  SystemClock clock_;
+  net::EventLoop loop_{clock_};
+  net::ResolverPool resolvers_{loop_};
+  Logger log_{LogLevel::kError, LogFormat::kLogfmt, stderr, clock_};
+  ExporterEnv env_{loop_, resolvers_, log_};
+  std::unique_ptr<ExporterFactory> factory_ = MakeTcpFactory();
+};
+
+TEST_F(TcpExporterTest, ReachableEndpointSucceedsWithBlackboxSeries) {
+  Listener listener;
+  auto exporter = Make("check: db\ntarget: 127.0.0.1:" + std::to_string(listener.port()));
+  CollectResult result = Run(*exporter);
+  EXPECT_TRUE(result.success) << result.message;
+  const std::string labels =
+      "check=\"db\",target=\"127.0.0.1:" + std::to_string(listener.port()) + "\"";
+  const std::string text = Text(result);
+  EXPECT_NE(text.find("probe_success{" + labels + ",address=\"127.0.0.1\"} 1"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("probe_ip_protocol{" + labels + ",address=\"127.0.0.1\"} 4"),
+            std::string::npos);
+  EXPECT_NE(text.find("probe_attempts_total{" + labels + ",address=\"127.0.0.1\"} 1"),
+            std::string::npos);
+  EXPECT_NE(text.find("probe_tcp_connect_duration_seconds_count{" + labels +
+                      ",address=\"127.0.0.1\"} 1"),
+            std::string::npos);
+  EXPECT_NE(text.find("probe_dns_lookup_time_seconds{" + labels + "} 0"), std::string::npos);
+  EXPECT_EQ(text.find("probe_failure_info"), std::string::npos);
+  ASSERT_EQ(result.observations.size(), 1u);
+  EXPECT_EQ(result.observations[0].subject, "127.0.0.1");
+}
+
+TEST_F(TcpExporterTest, RefusedPortFailsWithReasonAndCountsAcrossRuns) {
+  Listener listener;
+  const int port = listener.port();
+  listener.Close();
+  auto exporter = Make("check: gone\ntarget: 127.0.0.1:" + std::to_string(port));
+  Run(*exporter);
+  CollectResult result = Run(*exporter);
+  EXPECT_FALSE(result.success);
+  EXPECT_EQ(result.reason, Reason::kConnectionRefused);
+  const std::string text = Text(result);
+  EXPECT_NE(text.find("probe_success{check=\"gone\""), std::string::npos);
+  EXPECT_NE(text.find("reason=\"connection_refused\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("probe_failures_total{check=\"gone\",target=\"127.0.0.1:" +
+                      std::to_string(port) + "\",address=\"127.0.0.1\",reason=\"connection_refused\"} 2"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("probe_attempts_total{check=\"gone\",target=\"127.0.0.1:" +
+                      std::to_string(port) + "\",address=\"127.0.0.1\"} 2"),
+            std::string::npos);
+}
+
+TEST_F(TcpExporterTest, UnresolvableNameIsADnsFailureWithoutAddress) {
+  // Nothing listens on port 1: the DNS query is refused at once.
+  auto exporter = Make("check: nowhere\ntarget: db.invalid:3306\ndns_servers: [\"127.0.0.1:1\"]");
+  CollectResult result = Run(*exporter);
+  EXPECT_FALSE(result.success);
+  EXPECT_TRUE(result.reason == Reason::kDnsError || result.reason == Reason::kTimeout)
+      << ReasonName(result.reason);
+  const std::string text = Text(result);
+  EXPECT_NE(text.find("probe_success{check=\"nowhere\",target=\"db.invalid:3306\"} 0"),
+            std::string::npos)
+      << text;
+}
+
+TEST_F(TcpExporterTest, SchemaRejectsBadTargetsAndRegexes) {
+  auto parse = [&](const std::string& yaml) {
+    auto document = config::Document::FromString(yaml, "t.yaml");
+    return factory_->Parse(document->root(), config::ParseContext("t.yaml")).status().message();
+  };
+  EXPECT_EQ(parse("check: a\ntarget: db"),
+            "t.yaml:2:9: invalid target \"db\": expected host:port, like db.internal:3306");
+  EXPECT_EQ(parse("check: a\ntarget: db:1\nquery_response: [{expect: \"(\"}]").substr(0, 22),
+            "t.yaml:3:27: invalid r");
+  EXPECT_EQ(parse("check: a\ntarget: db:1\npreferred_ip_protocol: ip5"),
+            "t.yaml:3:24: expected ip4 or ip6, got \"ip5\"");
+  EXPECT_EQ(parse("check: a\ntarget: db:1\ndns_servers: [resolver]"),
+            "t.yaml:3:14: invalid DNS server \"resolver\": expected an IP address with an "
+            "optional port, like 10.0.0.2 or 127.0.0.1:5353");
+  EXPECT_EQ(parse("target: db:1"),
+            "t.yaml:1:1: missing required key 'check' (name of this check: the `check` label)");
+}
+
+}  // namespace
+}  // namespace sre::exporters::tcp

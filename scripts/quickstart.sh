@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The README's two commands:
+#   quickstart.sh run   [preset]   install what is missing, build, run sre-agent on configs/sre-agent.yaml
+#   quickstart.sh test  [preset]   install what is missing, build, run every test (ctest)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+mode="${1:-}"
+preset="${2:-release}"
+
+case "$mode" in
+  run) bash scripts/setup.sh build ;;
+  test) bash scripts/setup.sh test ;;
+  *) echo "usage: $0 run|test [release|debug|asan-ubsan]" >&2; exit 3 ;;
+esac
+
+if [ ! -f "build/$preset/build.ninja" ]; then
+  cmake --preset "$preset" >/dev/null
+fi
+cmake --build --preset "$preset"
+
+if [ "$mode" = run ]; then
+  echo "Starting sre-agent with configs/sre-agent.yaml: page http://localhost:8944/ and metrics http://localhost:8944/metrics (Ctrl-C stops it)"
+  exec "build/$preset/bin/sre-agent" --config.file=configs/sre-agent.yaml
+fi
+ctest --preset "$preset"

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what building (`build`) or testing (`test`) sre-agent needs on Debian bookworm, as root.
+# Only missing packages are installed, so a second run is quick and needs no network.
+set -euo pipefail
+
+profile="${1:-build}"
+
+build_packages=(
+  build-essential cmake ninja-build pkg-config ccache git
+  prometheus-cpp-dev libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libc-ares-dev
+  libssl-dev nlohmann-json3-dev libfmt-dev libyaml-cpp-dev zlib1g-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+# clang + libclang-rt: the asan-ubsan preset and libFuzzer; prometheus: promtool;
+# dnsmasq-base: names with many addresses; chromium: the landing-page test.
+test_packages=(
+  clang-14 libclang-rt-14-dev clang-format python3 curl openssl
+  prometheus dnsmasq-base chromium
+)
+# Peers measured side by side in tests/bench.
+bench_packages=(prometheus-blackbox-exporter hyperfine wrk)
+
+case "$profile" in
+  build) wanted=("${build_packages[@]}") ;;
+  test) wanted=("${build_packages[@]}" "${test_packages[@]}") ;;
+  bench) wanted=("${build_packages[@]}" "${test_packages[@]}" "${bench_packages[@]}") ;;
+  *) echo "usage: $0 [build|test|bench]" >&2; exit 3 ;;
+esac
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup.sh: run as root (it installs Debian packages with apt-get)" >&2
+  exit 1
+fi
+
+missing=()
+for package in "${wanted[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$package")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # --no-install-recommends keeps chromium and prometheus from pulling in desktops and services.
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
