@@ -5,9 +5,7 @@
 
 namespace sre::exporters {
 
-void RegisterBuiltinExporters(ExporterRegistry& registry) {
-  registry.Add(tcp::MakeTcpFactory());
-}
+void RegisterBuiltinExporters(ExporterRegistry& registry) { registry.Add(tcp::MakeTcpFactory()); }
 
 std::vector<cli::ProbeCommand> BuiltinProbeCommands() { return {tcp::TcpProbeCommand()}; }
 

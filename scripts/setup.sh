@@ -8,7 +8,7 @@ profile="${1:-build}"
 build_packages=(
   build-essential cmake ninja-build pkg-config ccache git
   prometheus-cpp-dev libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libc-ares-dev
-  libssl-dev nlohmann-json3-dev libfmt-dev libyaml-cpp-dev zlib1g-dev
+  libssl-dev nlohmann-json3-dev libfmt-dev libyaml-cpp-dev zlib1g-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 # clang + libclang-rt: the asan-ubsan preset and libFuzzer; prometheus: promtool;

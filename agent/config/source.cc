@@ -4,12 +4,14 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <yaml-cpp/eventhandler.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -182,6 +184,45 @@ void AppendCanonical(const YAML::Node& node, const ParseContext& ctx, int depth,
   }
 }
 
+/// Records the root of one document from parser events: whether it is null, and where it is.
+class RootRecorder final : public YAML::EventHandler {
+ public:
+  bool seen() const { return seen_; }
+  bool is_null() const { return is_null_; }
+  const YAML::Mark& mark() const { return mark_; }
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Root(mark, true); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Root(mark, false); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    Root(mark, false);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Root(mark, false);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Root(mark, false);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void Root(const YAML::Mark& mark, bool is_null) {
+    if (seen_) return;
+    seen_ = true;
+    is_null_ = is_null;
+    mark_ = mark;
+  }
+
+  bool seen_ = false;
+  bool is_null_ = false;
+  YAML::Mark mark_ = YAML::Mark::null_mark();
+};
+
 }  // namespace
 
 EnvLookup ProcessEnv() {
@@ -201,16 +242,20 @@ Result<Document> Document::Load(const std::string& path) {
 
 Result<Document> Document::FromString(const std::string& text, const std::string& name) {
   try {
-    std::vector<YAML::Node> documents = YAML::LoadAll(text);
-    if (documents.empty()) return Document(YAML::Node(), name);
-    for (size_t i = 1; i < documents.size(); ++i) {
-      // A trailing "---" yields an empty document; anything else would be silently ignored.
-      if (!documents[i].IsNull()) {
-        return Status::Error(FormatMark(name, documents[i].Mark()) +
-                             ": expected one YAML document, found another one here");
-      }
+    YAML::Node root = YAML::Load(text);
+    // A second document would be silently ignored: look for one with the event parser.
+    // (Not YAML::LoadAll: yaml-cpp 0.7 loops forever, allocating, on inputs such as ",".)
+    std::istringstream stream(text);
+    YAML::Parser parser(stream);
+    RootRecorder first;
+    RootRecorder second;
+    if (parser.HandleNextDocument(first) && parser.HandleNextDocument(second) && second.seen() &&
+        !second.is_null()) {
+      // A trailing "---" yields an empty document, which is harmless.
+      return Status::Error(FormatMark(name, second.mark()) +
+                           ": expected one YAML document, found another one here");
     }
-    return Document(documents[0], name);
+    return Document(std::move(root), name);
   } catch (const YAML::Exception& e) {
     // ParserException and its subclasses (such as DeepRecursion) carry the position.
     return Status::Error(FormatMark(name, e.mark) + ": " + e.msg);
@@ -227,7 +272,7 @@ Status ParseContext::ErrorAt(const YAML::Node& node, std::string_view message) c
   try {
     mark = node.Mark();
   } catch (const YAML::Exception&) {
-    // An invalid node (e.g. from operator[] on a scalar) has no position; name the file only.
+    // An invalid node (a missing key looked up on a const node) has no position: name the file.
   }
   return Status::Error(FormatMark(file_, mark) + ": " + std::string(message));
 }
@@ -318,6 +363,8 @@ Result<std::string> ExpandEnv(std::string_view text, const EnvLookup& env) {
   return out;
 }
 
+// The text holds inline secrets (a changed password must restart its check), so it is a
+// comparison key, never something to log. A `*_file` secret appears as its path only.
 std::string CanonicalText(const YAML::Node& node, const ParseContext& ctx) {
   std::string out;
   try {

@@ -162,6 +162,13 @@ TEST(DocumentFromStringTest, RejectsDeepNestingWithoutCrashing) {
   EXPECT_TRUE(doc.status().message().starts_with("deep.yaml:1:")) << doc.status().message();
 }
 
+TEST(DocumentFromStringTest, TerminatesWhereYamlCppLoadAllLoops) {
+  // yaml-cpp 0.7's LoadAll loops forever, allocating, on these (jbeder/yaml-cpp#1040).
+  for (const char* text : {",", "\n,\n", "a: 1\n,\n", "- !+(.,.)"}) {
+    (void)Document::FromString(text, "x.yaml");
+  }
+}
+
 TEST(DocumentFromStringTest, AcceptsOneDocument) {
   EXPECT_TRUE(Document::FromString("---\na: 1\n", "x.yaml").ok());
   EXPECT_TRUE(Document::FromString("a: 1\n---\n", "x.yaml").ok());  // trailing empty document

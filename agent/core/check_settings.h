@@ -11,7 +11,7 @@ namespace sre {
 
 /// Keys every check instance has, whatever its exporter. Embedded into each exporter's schema.
 struct CheckSettings {
-  std::string check;  ///< the instance's name: label `check`, unique per exporter
+  std::string check;     ///< the instance's name: label `check`, unique per exporter
   Duration interval{0};  ///< 0: the agent's default interval
   Duration timeout{0};   ///< 0: the agent's default timeout, capped below the interval
   std::map<std::string, std::string> labels;  ///< extra labels on every series of the check

@@ -1,20 +1,24 @@
 #include "agent/core/log.h"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <ctime>
+#include <nlohmann/json.hpp>
 
 namespace sre {
 namespace {
 
 std::string_view LevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }
@@ -93,8 +97,7 @@ std::string Logger::Format(LogLevel level, std::string_view message,
   return out;
 }
 
-void Logger::Log(LogLevel level, std::string_view message,
-                 std::initializer_list<LogField> fields) {
+void Logger::Log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields) {
   if (level < level_.load()) return;
   const std::string line = Format(level, message, fields, 0);
   std::lock_guard lock(mutex_);

@@ -30,8 +30,9 @@ TEST_F(LogTest, LogfmtQuotesValuesThatNeedIt) {
   Logger log(LogLevel::kInfo, LogFormat::kLogfmt, out_, clock_);
   log.Info("check failed", {{"check", "db"}, {"error", "connect: \"refused\""}});
   const std::string line = Written();
-  EXPECT_NE(line.find(" level=info msg=\"check failed\" check=db error=\"connect: \\\"refused\\\"\"\n"),
-            std::string::npos)
+  EXPECT_NE(
+      line.find(" level=info msg=\"check failed\" check=db error=\"connect: \\\"refused\\\"\"\n"),
+      std::string::npos)
       << line;
   EXPECT_EQ(line.rfind("ts=", 0), 0u);
 }

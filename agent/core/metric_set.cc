@@ -53,8 +53,7 @@ void MetricSet::Gauge(std::string_view name, std::string_view help, Labels label
   Add(name, help, prometheus::MetricType::Gauge, std::move(labels)).gauge.value = value;
 }
 
-void MetricSet::Counter(std::string_view name, std::string_view help, Labels labels,
-                        double value) {
+void MetricSet::Counter(std::string_view name, std::string_view help, Labels labels, double value) {
   Add(name, help, prometheus::MetricType::Counter, std::move(labels)).counter.value = value;
 }
 

@@ -32,12 +32,12 @@ enum class Reason {
 
 /// Every failure reason (kNone excluded), in declaration order.
 inline constexpr std::array kFailureReasons = {
-    Reason::kTimeout,           Reason::kDnsError,          Reason::kConnectionRefused,
-    Reason::kConnectionReset,   Reason::kConnectionFailed,  Reason::kTlsHandshakeError,
-    Reason::kTlsUntrusted,      Reason::kTlsExpired,        Reason::kTlsHostnameMismatch,
-    Reason::kReadError,         Reason::kProtocolError,     Reason::kStatusMismatch,
-    Reason::kBodyMismatch,      Reason::kHeaderMismatch,    Reason::kBodyTooLarge,
-    Reason::kRedirectLoop,      Reason::kNotPresent,        Reason::kPermissionDenied,
+    Reason::kTimeout,         Reason::kDnsError,         Reason::kConnectionRefused,
+    Reason::kConnectionReset, Reason::kConnectionFailed, Reason::kTlsHandshakeError,
+    Reason::kTlsUntrusted,    Reason::kTlsExpired,       Reason::kTlsHostnameMismatch,
+    Reason::kReadError,       Reason::kProtocolError,    Reason::kStatusMismatch,
+    Reason::kBodyMismatch,    Reason::kHeaderMismatch,   Reason::kBodyTooLarge,
+    Reason::kRedirectLoop,    Reason::kNotPresent,       Reason::kPermissionDenied,
 };
 
 /// The label value: "timeout", "dns_error", ...; "" for kNone.

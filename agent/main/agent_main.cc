@@ -34,8 +34,9 @@ const std::vector<cli::FlagSpec>& AgentFlags() {
        "serve OpenMetrics 1.0.0 to clients that ask for it (counters then end in _total)"},
       {"log.level", "LEVEL", "debug, info, warn or error", "info"},
       {"log.format", "FORMAT", "logfmt or json", "logfmt"},
-      {"describe", "EXPORTER", "print an exporter's configuration keys and exit ('agent' for the "
-                               "agent: section)"},
+      {"describe", "EXPORTER",
+       "print an exporter's configuration keys and exit ('agent' for the "
+       "agent: section)"},
       {"version", "", "print version and revision and exit"},
       {"help", "", "show this help"},
   };
@@ -57,13 +58,13 @@ int Describe(const ExporterRegistry& registry, const std::string& name) {
   if (factory == nullptr) {
     std::string names = "agent";
     for (const auto& n : registry.Names()) names += ", " + n;
-    return Usage(fmt::format("--describe: unknown exporter \"{}\"; expected one of: {}", name,
-                             names));
+    return Usage(
+        fmt::format("--describe: unknown exporter \"{}\"; expected one of: {}", name, names));
   }
-  std::fputs(fmt::format("{}: {}\n\nEach item of the `{}:` list takes:\n", name,
-                         factory->summary(), name)
-                 .c_str(),
-             stdout);
+  std::fputs(
+      fmt::format("{}: {}\n\nEach item of the `{}:` list takes:\n", name, factory->summary(), name)
+          .c_str(),
+      stdout);
   std::fputs(config::RenderDescription("", factory->schema().Describe()).c_str(), stdout);
   return 0;
 }
@@ -138,9 +139,9 @@ int Run(int argc, char** argv) {
   const std::string telemetry_path = flags->Get("web.telemetry-path", "/metrics");
   auto server = server::HttpServer::Start(
       server_options,
-      server::AgentRoutes(agent, clock,
-                          {telemetry_path, flags->Get("web.enable-openmetrics") == "true",
-                           kVersion, kRevision}));
+      server::AgentRoutes(
+          agent, clock,
+          {telemetry_path, flags->Get("web.enable-openmetrics") == "true", kVersion, kRevision}));
   if (!server.ok()) {
     log.Error("cannot start the HTTP server", {{"error", server.status().message()}});
     return 1;

@@ -61,20 +61,22 @@ Result<ParsedFlags> ParseFlags(const std::vector<FlagSpec>& specs,
       if (!negated) spec = nullptr;
     }
     if (spec == nullptr) {
-      return Status::Error(fmt::format("unknown flag {}; expected one of {}", arg, FlagList(specs)));
+      return Status::Error(
+          fmt::format("unknown flag {}; expected one of {}", arg, FlagList(specs)));
     }
     if (spec->value_name.empty()) {
       if (value && *value != "true" && *value != "false") {
-        return Status::Error(fmt::format("--{} is a switch: expected no value, or =true/=false",
-                                         spec->name));
+        return Status::Error(
+            fmt::format("--{} is a switch: expected no value, or =true/=false", spec->name));
       }
-      parsed.values[spec->name] = std::vector<std::string>{negated ? "false" : value.value_or("true")};
+      parsed.values[spec->name] =
+          std::vector<std::string>{negated ? "false" : value.value_or("true")};
       continue;
     }
     if (!value) {
       if (i + 1 >= args.size()) {
-        return Status::Error(fmt::format("--{} needs a value: --{}={}", spec->name, spec->name,
-                                         spec->value_name));
+        return Status::Error(
+            fmt::format("--{} needs a value: --{}={}", spec->name, spec->name, spec->value_name));
       }
       value = args[++i];
     }

@@ -15,10 +15,10 @@ namespace sre::cli {
 /// exporter's factory parses from the agent's file, so flags and config are validated alike.
 /// Each exporter folder defines its own; exporters/builtin.cc lists them.
 struct ProbeCommand {
-  std::string name;        ///< "tcp"
-  std::string exporter;    ///< factory name
-  std::string arguments;   ///< positional usage: "HOST:PORT"
-  std::string summary;     ///< one line for --help
+  std::string name;             ///< "tcp"
+  std::string exporter;         ///< factory name
+  std::string arguments;        ///< positional usage: "HOST:PORT"
+  std::string summary;          ///< one line for --help
   std::vector<FlagSpec> flags;  ///< its own flags; the shared ones are added by sre-probe
   /// Builds the instance config from the positional arguments and flags. The shared keys
   /// (`check`, `timeout`, `interval`) are filled in by sre-probe when absent.

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -38,8 +39,9 @@ std::string MainUsage(const std::vector<ProbeCommand>& commands) {
   for (const auto& c : commands) {
     out += fmt::format("  {:<10} {:<14} {}\n", c.name, c.arguments, c.summary);
   }
-  out += "\nExit codes: 0 OK, 1 warning, 2 critical, 3 unknown (bad input).\n"
-         "Run 'sre-probe COMMAND --help' for a command's flags.\n";
+  out +=
+      "\nExit codes: 0 OK, 1 warning, 2 critical, 3 unknown (bad input).\n"
+      "Run 'sre-probe COMMAND --help' for a command's flags.\n";
   return out;
 }
 
@@ -111,6 +113,7 @@ int RunCommand(const ProbeCommand& command, const ExporterRegistry& registry,
 
 int main(int argc, char** argv) {
   using namespace sre;
+  signal(SIGPIPE, SIG_IGN);  // a peer that resets during a TLS write must not kill the probe
   ExporterRegistry registry;
   exporters::RegisterBuiltinExporters(registry);
   const std::vector<cli::ProbeCommand> commands = exporters::BuiltinProbeCommands();
@@ -130,5 +133,6 @@ int main(int argc, char** argv) {
   }
   std::string names;
   for (const auto& c : commands) names += (names.empty() ? "" : ", ") + c.name;
-  return cli::UsageError(fmt::format("unknown command \"{}\"; expected one of: {}", args[0], names));
+  return cli::UsageError(
+      fmt::format("unknown command \"{}\"; expected one of: {}", args[0], names));
 }

@@ -1,9 +1,9 @@
 #include "agent/main/probe_output.h"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "agent/runtime/snapshot_store.h"
 
@@ -21,10 +21,10 @@ std::string RenderText(const ProbeReport& report, ExitCode code, bool color) {
                                          : "\033[31m";
   }
   const CollectResult& r = report.result;
-  std::string out = fmt::format("{}{:<8}{} {} {} {}  {}  ({})\n", paint, ExitCodeName(code), reset,
-                                report.exporter, report.check, report.target, Millis(report.duration),
-                                r.success ? r.message
-                                          : fmt::format("{}: {}", ReasonName(r.reason), r.message));
+  std::string out =
+      fmt::format("{}{:<8}{} {} {} {}  {}  ({})\n", paint, ExitCodeName(code), reset,
+                  report.exporter, report.check, report.target, Millis(report.duration),
+                  r.success ? r.message : fmt::format("{}: {}", ReasonName(r.reason), r.message));
   size_t width = 0;
   for (const auto& o : r.observations) width = std::max(width, o.subject.size());
   for (const auto& o : r.observations) {
@@ -36,10 +36,10 @@ std::string RenderText(const ProbeReport& report, ExitCode code, bool color) {
         figures += fmt::format("  {} {}", name, value);
       }
     }
-    out += fmt::format("  {:<{}}  {:<4}  {:>9}  {}{}\n", o.subject, width, o.success ? "ok" : "FAIL",
-                       Millis(o.duration),
-                       o.success ? o.message : fmt::format("{}: {}", ReasonName(o.reason), o.message),
-                       figures);
+    out += fmt::format(
+        "  {:<{}}  {:<4}  {:>9}  {}{}\n", o.subject, width, o.success ? "ok" : "FAIL",
+        Millis(o.duration),
+        o.success ? o.message : fmt::format("{}: {}", ReasonName(o.reason), o.message), figures);
   }
   return out;
 }
@@ -74,9 +74,9 @@ std::string RenderNagios(const ProbeReport& report, ExitCode code) {
   const CollectResult& r = report.result;
   std::string exporter = report.exporter;
   std::transform(exporter.begin(), exporter.end(), exporter.begin(), ::toupper);
-  std::string out = fmt::format("{} {} - {} {}", exporter, ExitCodeName(code), report.check,
-                                r.success ? r.message
-                                          : fmt::format("{}: {}", ReasonName(r.reason), r.message));
+  std::string out =
+      fmt::format("{} {} - {} {}", exporter, ExitCodeName(code), report.check,
+                  r.success ? r.message : fmt::format("{}: {}", ReasonName(r.reason), r.message));
   out += fmt::format(" | time={:.6f}s;;;0", ToSeconds(report.duration));
   for (const auto& o : r.observations) {
     out += fmt::format(" '{}'={:.6f}s;;;0", o.subject, ToSeconds(o.duration));
@@ -102,10 +102,14 @@ Result<OutputFormat> ParseOutputFormat(const std::string& text) {
 
 std::string ExitCodeName(ExitCode code) {
   switch (code) {
-    case ExitCode::kOk: return "OK";
-    case ExitCode::kWarning: return "WARNING";
-    case ExitCode::kCritical: return "CRITICAL";
-    case ExitCode::kUnknown: return "UNKNOWN";
+    case ExitCode::kOk:
+      return "OK";
+    case ExitCode::kWarning:
+      return "WARNING";
+    case ExitCode::kCritical:
+      return "CRITICAL";
+    case ExitCode::kUnknown:
+      return "UNKNOWN";
   }
   return "UNKNOWN";
 }
@@ -119,10 +123,14 @@ ExitCode Evaluate(const ProbeReport& report, const Thresholds& thresholds) {
 
 std::string Render(const ProbeReport& report, ExitCode code, OutputFormat format, bool color) {
   switch (format) {
-    case OutputFormat::kText: return RenderText(report, code, color);
-    case OutputFormat::kJson: return RenderJson(report, code);
-    case OutputFormat::kProm: return RenderProm(report);
-    case OutputFormat::kNagios: return RenderNagios(report, code);
+    case OutputFormat::kText:
+      return RenderText(report, code, color);
+    case OutputFormat::kJson:
+      return RenderJson(report, code);
+    case OutputFormat::kProm:
+      return RenderProm(report);
+    case OutputFormat::kNagios:
+      return RenderNagios(report, code);
   }
   return "";
 }

@@ -1,6 +1,7 @@
 #include "agent/main/probe_output.h"
 
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 namespace sre::cli {
@@ -15,7 +16,9 @@ ProbeReport Report(bool success) {
   report.result.success = success;
   report.result.reason = success ? Reason::kNone : Reason::kConnectionRefused;
   report.result.message = success ? "1 of 1 addresses connected" : "10.0.0.1: refused";
-  report.result.observations.push_back({"10.0.0.1", success, report.result.reason,
+  report.result.observations.push_back({"10.0.0.1",
+                                        success,
+                                        report.result.reason,
                                         success ? "connected" : "refused",
                                         std::chrono::milliseconds(11),
                                         {{"connect_seconds", 0.0105}}});
@@ -39,8 +42,8 @@ TEST(ProbeOutputTest, TextSaysWhatHappened) {
 }
 
 TEST(ProbeOutputTest, JsonHasTheDocumentedFields) {
-  const auto json = nlohmann::json::parse(
-      Render(Report(true), ExitCode::kOk, OutputFormat::kJson, false));
+  const auto json =
+      nlohmann::json::parse(Render(Report(true), ExitCode::kOk, OutputFormat::kJson, false));
   EXPECT_EQ(json["status"], "OK");
   EXPECT_EQ(json["exit_code"], 0);
   EXPECT_EQ(json["check"], "db");
@@ -51,8 +54,9 @@ TEST(ProbeOutputTest, JsonHasTheDocumentedFields) {
 }
 
 TEST(ProbeOutputTest, NagiosHasPerfdata) {
-  EXPECT_EQ(Render(Report(true), ExitCode::kOk, OutputFormat::kNagios, false),
-            "TCP OK - db 1 of 1 addresses connected | time=0.012000s;;;0 '10.0.0.1'=0.011000s;;;0\n");
+  EXPECT_EQ(
+      Render(Report(true), ExitCode::kOk, OutputFormat::kNagios, false),
+      "TCP OK - db 1 of 1 addresses connected | time=0.012000s;;;0 '10.0.0.1'=0.011000s;;;0\n");
 }
 
 TEST(ProbeOutputTest, ParseOutputFormat) {

@@ -95,7 +95,7 @@ class CaresResolver final : public DnsResolver {
   std::unordered_map<RequestId, Request> requests_;  // pending, not yet delivered
   std::deque<RequestId> completed_;                  // delivery order
   std::unordered_set<int> watched_;                  // sockets c-ares asked us to watch
-  size_t cares_queries_ = 0;      // ares_getaddrinfo calls whose callback has not run
+  size_t cares_queries_ = 0;        // ares_getaddrinfo calls whose callback has not run
   size_t live_cares_requests_ = 0;  // requests still waiting on one of those
   EventLoop::TimerId ares_timer_ = 0;
   EventLoop::TimerId delivery_timer_ = 0;
@@ -135,8 +135,7 @@ Status CaresResolver::Init(const std::string& servers_csv) {
   if (!servers_csv.empty()) {
     rc = ares_set_servers_ports_csv(channel_, servers_csv.c_str());
     if (rc != ARES_SUCCESS) {
-      return Status::Error(
-          fmt::format("DNS servers \"{}\": {}", servers_csv, ares_strerror(rc)));
+      return Status::Error(fmt::format("DNS servers \"{}\": {}", servers_csv, ares_strerror(rc)));
     }
   }
   return Status::Ok();
@@ -170,7 +169,7 @@ DnsResolver::RequestId CaresResolver::Resolve(const std::string& host, IpFamily 
   ++live_cares_requests_;
   ++cares_queries_;
   ares_addrinfo_hints hints{};
-  hints.ai_family = AF_UNSPEC;     // both A and AAAA: the family rule needs to see both
+  hints.ai_family = AF_UNSPEC;      // both A and AAAA: the family rule needs to see both
   hints.ai_flags = ARES_AI_NOSORT;  // keep DNS order (and no probing connect() per address)
   // May call OnAddrInfo synchronously (hosts file, bad name); Complete() then schedules delivery.
   ares_getaddrinfo(channel_, host.c_str(), nullptr, &hints, &CaresResolver::OnAddrInfo,
@@ -201,8 +200,8 @@ void CaresResolver::OnSockState(void* data, ares_socket_t fd, int readable, int 
     (void)self->loop_.SetEvents(fd, events);
     return;
   }
-  Status status =
-      self->loop_.Watch(fd, events, [self, fd](uint32_t ready) { self->OnSocketEvents(fd, ready); });
+  Status status = self->loop_.Watch(
+      fd, events, [self, fd](uint32_t ready) { self->OnSocketEvents(fd, ready); });
   if (status.ok()) self->watched_.insert(fd);
 }
 
@@ -257,7 +256,7 @@ void CaresResolver::OnDeadline(RequestId id) {
   auto it = requests_.find(id);
   if (it == requests_.end()) return;
   Request& request = it->second;
-  request.deadline_timer = 0;  // it is running now
+  request.deadline_timer = 0;     // it is running now
   if (request.completed) return;  // answered already; delivery is queued
   Resolution result;
   result.reason = Reason::kTimeout;
@@ -267,11 +266,13 @@ void CaresResolver::OnDeadline(RequestId id) {
   Forget(request);
   requests_.erase(it);
   CancelOrphanQueries();
-  done(std::move(result));  // last: may destroy `this`
+  if (done) done(std::move(result));  // last: may destroy `this`
 }
 
 void CaresResolver::Complete(RequestId id, Resolution result) {
-  Request& request = requests_.at(id);
+  auto it = requests_.find(id);
+  if (it == requests_.end()) return;
+  Request& request = it->second;
   if (request.in_cares) result.elapsed = loop_.clock().Now() - request.start;
   Forget(request);
   request.completed = true;
@@ -312,7 +313,7 @@ void CaresResolver::DeliverCompleted() {
     Done done = std::move(it->second.done);
     Resolution result = std::move(it->second.result);
     requests_.erase(it);
-    done(std::move(result));
+    if (done) done(std::move(result));
     if (!*alive) return;  // `done` destroyed the resolver
   }
   if (delivery_timer_ != 0) {
@@ -329,7 +330,8 @@ void CaresResolver::RearmAresTimer() {
   timeval buffer{};
   const timeval* next = ares_timeout(channel_, nullptr, &buffer);
   if (next == nullptr) return;  // no query in flight
-  const Duration delay = std::chrono::seconds(next->tv_sec) + std::chrono::microseconds(next->tv_usec);
+  const Duration delay =
+      std::chrono::seconds(next->tv_sec) + std::chrono::microseconds(next->tv_usec);
   ares_timer_ = loop_.AddTimerAfter(delay, [this] { OnAresTimer(); });
 }
 

@@ -81,8 +81,8 @@ class DnsResolverTest : public ::testing::Test {
 };
 
 TEST(SelectPreferredTest, PreferredFamilyInOrderWithoutDuplicates) {
-  const std::vector<IpAddress> all = {Ip("2001:db8::1"), Ip("10.0.0.2"), Ip("10.0.0.1"),
-                                      Ip("10.0.0.2"), Ip("2001:db8::2"), Ip("2001:db8::1")};
+  const std::vector<IpAddress> all = {Ip("2001:db8::1"), Ip("10.0.0.2"),    Ip("10.0.0.1"),
+                                      Ip("10.0.0.2"),    Ip("2001:db8::2"), Ip("2001:db8::1")};
   EXPECT_EQ(Strings(SelectPreferred(all, IpFamily::kIp4)),
             (std::vector<std::string>{"10.0.0.2", "10.0.0.1"}));
   EXPECT_EQ(Strings(SelectPreferred(all, IpFamily::kIp6)),
@@ -107,7 +107,8 @@ TEST_F(DnsResolverTest, CreateRejectsServersThatAreNotIpAddresses) {
       EXPECT_NE(resolver.status().message().find(bad), std::string::npos);
     }
   }
-  EXPECT_TRUE(DnsResolver::Create(loop_, {"10.0.0.1", "10.0.0.2:5353", "[::1]:53", "::1", "::1:53"}).ok());
+  EXPECT_TRUE(
+      DnsResolver::Create(loop_, {"10.0.0.1", "10.0.0.2:5353", "[::1]:53", "::1", "::1:53"}).ok());
 }
 
 TEST_F(DnsResolverTest, IpLiteralsAnswerWithoutDnsAndNeverReentrantly) {

@@ -1,7 +1,7 @@
 #include "agent/net/event_loop.h"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -52,7 +52,8 @@ TEST(EventLoopTest, CancelledTimersNeverRun) {
   FakeClock clock;
   EventLoop loop(clock);
   std::vector<int> ran;
-  const EventLoop::TimerId cancelled = loop.AddTimerAfter(milliseconds(5), [&] { ran.push_back(1); });
+  const EventLoop::TimerId cancelled =
+      loop.AddTimerAfter(milliseconds(5), [&] { ran.push_back(1); });
   EventLoop::TimerId cancelled_by_peer = 0;
   loop.AddTimerAfter(milliseconds(5), [&] {
     ran.push_back(2);
@@ -90,7 +91,7 @@ TEST(EventLoopTest, RunOnceWaitsForTheNextTimerOnly) {
   const TimePoint start = clock.Now();
   while (!fired) loop.RunOnce(std::chrono::seconds(5));
   const Duration waited = clock.Now() - start;
-  EXPECT_GE(waited, milliseconds(20));  // never early
+  EXPECT_GE(waited, milliseconds(20));         // never early
   EXPECT_LT(waited, std::chrono::seconds(4));  // woken by the timer, not by max_wait
 }
 
@@ -153,15 +154,19 @@ TEST(EventLoopTest, WatchReportsReadinessAndUnwatchInsideAHandlerSilencesOthers)
     loop.Unwatch(a.read_end());
     loop.Unwatch(b.read_end());
   };
-  ASSERT_TRUE(loop.Watch(a.read_end(), EPOLLIN, [&](uint32_t events) {
-                    EXPECT_TRUE(events & EPOLLIN);
-                    ++a_calls;
-                    unwatch_both();
-                  }).ok());
-  ASSERT_TRUE(loop.Watch(b.read_end(), EPOLLIN, [&](uint32_t) {
-                    ++b_calls;
-                    unwatch_both();
-                  }).ok());
+  ASSERT_TRUE(loop.Watch(a.read_end(), EPOLLIN,
+                         [&](uint32_t events) {
+                           EXPECT_TRUE(events & EPOLLIN);
+                           ++a_calls;
+                           unwatch_both();
+                         })
+                  .ok());
+  ASSERT_TRUE(loop.Watch(b.read_end(), EPOLLIN,
+                         [&](uint32_t) {
+                           ++b_calls;
+                           unwatch_both();
+                         })
+                  .ok());
   EXPECT_EQ(loop.watch_count(), 2u);
   loop.RunOnce(milliseconds(100));
   EXPECT_EQ(a_calls + b_calls, 1);
@@ -176,14 +181,19 @@ TEST(EventLoopTest, HandlerMayReplaceItsOwnWatch) {
   Pipe a;
   a.Write();
   std::vector<int> calls;
-  ASSERT_TRUE(loop.Watch(a.read_end(), EPOLLIN, [&](uint32_t) {
-                    calls.push_back(1);
-                    // Replacing destroys the running std::function's original; the loop runs a copy.
-                    ASSERT_TRUE(loop.Watch(a.read_end(), EPOLLIN, [&](uint32_t) {
-                                      calls.push_back(2);
-                                      loop.Unwatch(a.read_end());
-                                    }).ok());
-                  }).ok());
+  ASSERT_TRUE(loop.Watch(a.read_end(), EPOLLIN,
+                         [&](uint32_t) {
+                           calls.push_back(1);
+                           // Replacing destroys the running std::function's original; the loop runs
+                           // a copy.
+                           ASSERT_TRUE(loop.Watch(a.read_end(), EPOLLIN,
+                                                  [&](uint32_t) {
+                                                    calls.push_back(2);
+                                                    loop.Unwatch(a.read_end());
+                                                  })
+                                           .ok());
+                         })
+                  .ok());
   loop.RunOnce(milliseconds(100));
   loop.RunOnce(milliseconds(100));
   EXPECT_EQ(calls, (std::vector<int>{1, 2}));

@@ -86,10 +86,11 @@ TEST(HostPortTest, SplitsNamesIpv4AndBracketedIpv6) {
 
 TEST(HostPortTest, RejectsMissingOrBadPortsEmptyHostsAndJunk) {
   for (const char* text :
-       {"", "db", "db:", ":80", "db:0", "db:65536", "db:99999", "db:-1", "db:+80", "db:80a",
-        "db:8 0", "db: 80", "db:0x50", "db:123456", "::1:53", "[::1]", "[::1]:", "[::1]53",
-        "[::1:53", "[10.0.0.1]:53", "[db]:53", "[]:53", "db:80:90", "d b:80", "db/x:80",
-        "http://db:80", "-db:80", ".db:80", "db\n:80"}) {
+       {"",       "db",       "db:",    ":80",     "db:0",         "db:65536",      "db:99999",
+        "db:-1",  "db:+80",   "db:80a", "db:8 0",  "db: 80",       "db:0x50",       "db:123456",
+        "::1:53", "[::1]",    "[::1]:", "[::1]53", "[::1:53",      "[10.0.0.1]:53", "[db]:53",
+        "[]:53",  "db:80:90", "d b:80", "db/x:80", "http://db:80", "-db:80",        ".db:80",
+        "db\n:80"}) {
     EXPECT_FALSE(HostPort::Parse(text)) << '"' << text << '"';
   }
 }

@@ -54,23 +54,31 @@ std::optional<double> EarliestExpiry(const SSL* ssl) {
 
 std::string TlsVersionName(int version) {
   switch (version) {
-    case TLS1_3_VERSION: return "TLS 1.3";
-    case TLS1_2_VERSION: return "TLS 1.2";
-    case TLS1_1_VERSION: return "TLS 1.1";
-    case TLS1_VERSION: return "TLS 1.0";
-    default: return "unknown";
+    case TLS1_3_VERSION:
+      return "TLS 1.3";
+    case TLS1_2_VERSION:
+      return "TLS 1.2";
+    case TLS1_1_VERSION:
+      return "TLS 1.1";
+    case TLS1_VERSION:
+      return "TLS 1.0";
+    default:
+      return "unknown";
   }
 }
 
 /// A failed certificate verification (SSL_get_verify_result) as a reason.
 Reason VerifyReason(long result) {
   switch (result) {
-    case X509_V_ERR_CERT_HAS_EXPIRED: return Reason::kTlsExpired;
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+      return Reason::kTlsExpired;
     case X509_V_ERR_HOSTNAME_MISMATCH:
-    case X509_V_ERR_IP_ADDRESS_MISMATCH: return Reason::kTlsHostnameMismatch;
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+      return Reason::kTlsHostnameMismatch;
     // Self-signed, unknown issuer, untrusted root, bad signature, not yet valid, ...: the
     // certificate cannot be trusted.
-    default: return Reason::kTlsUntrusted;
+    default:
+      return Reason::kTlsUntrusted;
   }
 }
 
@@ -96,7 +104,7 @@ class TcpDialerImpl final : public TcpDialer {
   void RunSteps();
   enum class Match { kMatched, kNoMatch, kError };
   /// Consumes buffered lines up to the first one matching `step.expect`. kError (a line over
-  /// kMaxLineBytes, a regex that gave up) leaves the reason in io_reason_/io_message_.
+  /// kMaxLineBytes) leaves the reason in io_reason_/io_message_.
   Match MatchBufferedLines(const QueryStep& step);
   Io ReadMore();
   Io WriteMore();
@@ -179,10 +187,17 @@ void TcpDialerImpl::Begin() {
 
 void TcpDialerImpl::OnEvents() {
   switch (phase_) {
-    case Phase::kConnect: OnConnectReady(); break;
-    case Phase::kHandshake: ContinueHandshake(); break;
-    case Phase::kSteps: RunSteps(); break;
-    case Phase::kDone: break;
+    case Phase::kConnect:
+      OnConnectReady();
+      break;
+    case Phase::kHandshake:
+      ContinueHandshake();
+      break;
+    case Phase::kSteps:
+      RunSteps();
+      break;
+    case Phase::kDone:
+      break;
   }
 }
 
@@ -243,9 +258,14 @@ void TcpDialerImpl::ContinueHandshake() {
   const int error = SSL_get_error(ssl_, rc);
   const int sys_error = errno;
   switch (error) {
-    case SSL_ERROR_WANT_READ: WaitFor(EPOLLIN); return;
-    case SSL_ERROR_WANT_WRITE: WaitFor(EPOLLOUT); return;
-    default: break;
+    case SSL_ERROR_WANT_READ:
+      WaitFor(EPOLLIN);
+      return;
+    case SSL_ERROR_WANT_WRITE:
+      WaitFor(EPOLLOUT);
+      return;
+    default:
+      break;
   }
   result_.earliest_cert_expiry = EarliestExpiry(ssl_);  // when the server got that far
   if (error == SSL_ERROR_SYSCALL && sys_error != 0) {
@@ -300,15 +320,20 @@ void TcpDialerImpl::RunSteps() {
       if (match == Match::kNoMatch) {
         if (eof_) {
           result_.failed_due_to_regex = true;
-          Fail(Reason::kBodyMismatch,
-               fmt::format("no line matched /{}/ before the connection closed", step.expect_source));
+          Fail(
+              Reason::kBodyMismatch,
+              fmt::format("no line matched /{}/ before the connection closed", step.expect_source));
           return;
         }
         switch (ReadMore()) {
-          case Io::kWouldBlock: return;
-          case Io::kError: Fail(io_reason_, io_message_); return;
+          case Io::kWouldBlock:
+            return;
+          case Io::kError:
+            Fail(io_reason_, io_message_);
+            return;
           case Io::kOk:
-          case Io::kEof: continue;  // look at the new lines (or the final partial one)
+          case Io::kEof:
+            continue;  // look at the new lines (or the final partial one)
         }
       }
       step_matched_ = true;
@@ -320,10 +345,14 @@ void TcpDialerImpl::RunSteps() {
         sending_ = true;
       }
       switch (WriteMore()) {
-        case Io::kWouldBlock: return;
-        case Io::kError: Fail(io_reason_, io_message_); return;
+        case Io::kWouldBlock:
+          return;
+        case Io::kError:
+          Fail(io_reason_, io_message_);
+          return;
         case Io::kOk:
-        case Io::kEof: break;
+        case Io::kEof:
+          break;
       }
       sending_ = false;
     }
@@ -335,24 +364,17 @@ void TcpDialerImpl::RunSteps() {
 }
 
 TcpDialerImpl::Match TcpDialerImpl::MatchBufferedLines(const QueryStep& step) {
-  bool regex_failed = false;
-  auto test = [&](std::string_view line) -> bool {
+  auto test = [&](std::string_view line) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    try {
-      return std::regex_search(line.begin(), line.end(), *step.expect);
-    } catch (const std::regex_error& error) {  // complexity or stack limits on hostile input
-      regex_failed = true;
-      SetIoError(Reason::kProtocolError,
-                 fmt::format("matching /{}/ failed: {}", step.expect_source, error.what()));
-      return false;
-    }
+    return re2::RE2::PartialMatch(line, *step.expect);
   };
   const auto too_long = [this] {
-    SetIoError(Reason::kProtocolError, fmt::format("a line is longer than {} bytes", kMaxLineBytes));
+    SetIoError(Reason::kProtocolError,
+               fmt::format("a line is longer than {} bytes", kMaxLineBytes));
     return Match::kError;
   };
   bool matched = false;
-  while (!matched && !regex_failed) {
+  while (!matched) {
     const size_t newline = in_.find('\n', in_pos_);
     if (newline == std::string::npos) break;
     const std::string_view line(in_.data() + in_pos_, newline - in_pos_);
@@ -360,7 +382,6 @@ TcpDialerImpl::Match TcpDialerImpl::MatchBufferedLines(const QueryStep& step) {
     if (line.size() > kMaxLineBytes) return too_long();
     matched = test(line);
   }
-  if (regex_failed) return Match::kError;
   // Drop consumed lines; what stays is at most one partial line (and what follows a match).
   in_.erase(0, in_pos_);
   in_pos_ = 0;
@@ -370,7 +391,6 @@ TcpDialerImpl::Match TcpDialerImpl::MatchBufferedLines(const QueryStep& step) {
     const std::string last = std::move(in_);
     in_.clear();
     matched = test(last);
-    if (regex_failed) return Match::kError;
   }
   return matched ? Match::kMatched : Match::kNoMatch;
 }
@@ -388,9 +408,15 @@ TcpDialerImpl::Io TcpDialerImpl::ReadMore() {
     const int error = SSL_get_error(ssl_, n);
     const int sys_error = errno;
     switch (error) {
-      case SSL_ERROR_WANT_READ: WaitFor(EPOLLIN); return Io::kWouldBlock;
-      case SSL_ERROR_WANT_WRITE: WaitFor(EPOLLOUT); return Io::kWouldBlock;
-      case SSL_ERROR_ZERO_RETURN: eof_ = true; return Io::kEof;
+      case SSL_ERROR_WANT_READ:
+        WaitFor(EPOLLIN);
+        return Io::kWouldBlock;
+      case SSL_ERROR_WANT_WRITE:
+        WaitFor(EPOLLOUT);
+        return Io::kWouldBlock;
+      case SSL_ERROR_ZERO_RETURN:
+        eof_ = true;
+        return Io::kEof;
       case SSL_ERROR_SYSCALL:
         ERR_clear_error();
         if (sys_error == 0) {  // EOF without close_notify
@@ -403,8 +429,9 @@ TcpDialerImpl::Io TcpDialerImpl::ReadMore() {
         return Io::kError;
     }
     const Reason reason = ReasonFromErrno(sys_error);
-    SetIoError(reason == Reason::kConnectionReset || reason == Reason::kTimeout ? reason
-                                                                                 : Reason::kReadError,
+    SetIoError(reason == Reason::kConnectionReset || reason == Reason::kTimeout
+                   ? reason
+                   : Reason::kReadError,
                ErrnoMessage("read", sys_error));
     return Io::kError;
   }
@@ -425,8 +452,9 @@ TcpDialerImpl::Io TcpDialerImpl::ReadMore() {
       return Io::kWouldBlock;
     }
     const Reason reason = ReasonFromErrno(error);
-    SetIoError(reason == Reason::kConnectionReset || reason == Reason::kTimeout ? reason
-                                                                                : Reason::kReadError,
+    SetIoError(reason == Reason::kConnectionReset || reason == Reason::kTimeout
+                   ? reason
+                   : Reason::kReadError,
                ErrnoMessage("read", error));
     return Io::kError;
   }
@@ -500,8 +528,10 @@ void TcpDialerImpl::WaitFor(uint32_t events) {
 
 std::string TcpDialerImpl::PhaseName() const {
   switch (phase_) {
-    case Phase::kConnect: return "connect";
-    case Phase::kHandshake: return "tls handshake";
+    case Phase::kConnect:
+      return "connect";
+    case Phase::kHandshake:
+      return "tls handshake";
     case Phase::kSteps:
       if (step_ < options_.steps.size()) {
         const QueryStep& step = options_.steps[step_];
@@ -511,7 +541,8 @@ std::string TcpDialerImpl::PhaseName() const {
         return fmt::format("sending query step {}", step_ + 1);
       }
       return "query";
-    case Phase::kDone: break;
+    case Phase::kDone:
+      break;
   }
   return "dial";
 }
@@ -567,13 +598,18 @@ void TcpDialerImpl::Release() {
 
 Reason ReasonFromErrno(int error) {
   switch (error) {
-    case ECONNREFUSED: return Reason::kConnectionRefused;
+    case ECONNREFUSED:
+      return Reason::kConnectionRefused;
     case ECONNRESET:
-    case EPIPE: return Reason::kConnectionReset;
-    case ETIMEDOUT: return Reason::kTimeout;
+    case EPIPE:
+      return Reason::kConnectionReset;
+    case ETIMEDOUT:
+      return Reason::kTimeout;
     case EACCES:
-    case EPERM: return Reason::kPermissionDenied;
-    default: return Reason::kConnectionFailed;
+    case EPERM:
+      return Reason::kPermissionDenied;
+    default:
+      return Reason::kConnectionFailed;
   }
 }
 
@@ -588,7 +624,7 @@ TlsClientContext::~TlsClientContext() { SSL_CTX_free(ctx_); }
 Result<std::shared_ptr<TlsClientContext>> TlsClientContext::Create(const TlsOptions& options) {
   ERR_clear_error();
   std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
-                                                         &SSL_CTX_free);
+                                                        &SSL_CTX_free);
   if (!ctx) return Status::Error("tls: SSL_CTX_new: " + OpenSslErrors());
   // Verification runs during the handshake but never aborts it; TcpDialer reads the result.
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);

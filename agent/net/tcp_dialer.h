@@ -1,11 +1,11 @@
 #pragma once
 
 #include <openssl/ssl.h>
+#include <re2/re2.h>
 
 #include <functional>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -19,8 +19,8 @@ namespace sre::net {
 
 /// TLS settings of a client connection.
 struct TlsOptions {
-  std::string ca_file;      ///< empty: the system's trust store
-  std::string cert_file;    ///< client certificate (mTLS), with key_file
+  std::string ca_file;    ///< empty: the system's trust store
+  std::string cert_file;  ///< client certificate (mTLS), with key_file
   std::string key_file;
   std::string server_name;  ///< SNI and the name verified; empty: the target's host
   bool insecure_skip_verify = false;
@@ -44,8 +44,8 @@ class TlsClientContext {
 /// One step of a line-based conversation, as blackbox_exporter's query_response: first wait for
 /// a line matching `expect` (when set), then write `send` followed by "\n" (when non-empty).
 struct QueryStep {
-  std::string expect_source;  ///< the regex as written, for messages
-  std::optional<std::regex> expect;
+  std::string expect_source;               ///< the regex as written, for messages
+  std::shared_ptr<const re2::RE2> expect;  ///< RE2: linear time on hostile input, Go syntax
   std::string send;
 };
 

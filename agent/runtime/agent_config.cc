@@ -41,11 +41,10 @@ Status ParseSection(const YAML::Node& list, const ExporterFactory& factory,
     }
     if (!explicit_timeout) check.timeout = DefaultTimeout(settings.timeout, check.interval);
     if (check.timeout >= check.interval) {
-      return ctx.ErrorAt(
-          item["timeout"].IsDefined() ? item["timeout"] : item,
-          fmt::format("timeout ({}) must be shorter than the interval ({})",
-                      config::FormatDuration(check.timeout),
-                      config::FormatDuration(check.interval)));
+      return ctx.ErrorAt(item["timeout"].IsDefined() ? item["timeout"] : item,
+                         fmt::format("timeout ({}) must be shorter than the interval ({})",
+                                     config::FormatDuration(check.timeout),
+                                     config::FormatDuration(check.interval)));
     }
     out.push_back(std::move(spec).value());
   }
@@ -85,8 +84,8 @@ Result<AgentConfig> ParseAgentConfig(const config::Document& document,
   if (Status s = config::internal::CheckMapping(root, sections, ctx); !s.ok()) return s;
 
   // `agent:` first: its defaults apply to every check, wherever the section stands in the file.
-  if (Status s = AgentSettingsSchema().Parse(root[std::string(kAgentSection)], ctx,
-                                             agent_config.settings);
+  if (Status s =
+          AgentSettingsSchema().Parse(root[std::string(kAgentSection)], ctx, agent_config.settings);
       !s.ok()) {
     return s;
   }
@@ -94,8 +93,8 @@ Result<AgentConfig> ParseAgentConfig(const config::Document& document,
     const std::string section = item.first.Scalar();
     if (section == kAgentSection) continue;
     const ExporterFactory* factory = registry.Find(section);
-    if (Status s = ParseSection(item.second, *factory, ctx, agent_config.settings,
-                                agent_config.instances);
+    if (Status s =
+            ParseSection(item.second, *factory, ctx, agent_config.settings, agent_config.instances);
         !s.ok()) {
       return s;
     }

@@ -128,8 +128,9 @@ void Scheduler::Tick(Instance& instance) {
 
   if (instance.running) {
     ++instance.skipped_ticks;
-    env_.log.WarnLimited("tick skipped: previous run still going",
-                         {{"exporter", instance.spec.exporter}, {"check", instance.spec.settings.check}});
+    env_.log.WarnLimited(
+        "tick skipped: previous run still going",
+        {{"exporter", instance.spec.exporter}, {"check", instance.spec.settings.check}});
     return;
   }
   instance.running = true;
@@ -144,8 +145,8 @@ void Scheduler::Tick(Instance& instance) {
     result.message = "exporter did not finish by its deadline";
     Finish(instance, std::move(result));
   });
-  instance.exporter->Collect(deadline,
-                             [this, &instance](CollectResult result) { Finish(instance, std::move(result)); });
+  instance.exporter->Collect(
+      deadline, [this, &instance](CollectResult result) { Finish(instance, std::move(result)); });
 }
 
 void Scheduler::Finish(Instance& instance, CollectResult result) {

@@ -113,17 +113,19 @@ TEST_F(SchedulerTest, NeverRunsOneCheckTwiceAtOnce) {
 }
 
 TEST_F(SchedulerTest, ApplyKeepsUnchangedChecksAndReplacesChangedOnes) {
-  ASSERT_TRUE(scheduler_.Apply({Spec("keep", milliseconds(100), milliseconds(50)),
-                                Spec("change", milliseconds(100), milliseconds(50)),
-                                Spec("drop", milliseconds(100), milliseconds(50))})
+  ASSERT_TRUE(scheduler_
+                  .Apply({Spec("keep", milliseconds(100), milliseconds(50)),
+                          Spec("change", milliseconds(100), milliseconds(50)),
+                          Spec("drop", milliseconds(100), milliseconds(50))})
                   .ok());
   Advance(milliseconds(100));
   for (auto* exporter : factory_->made) exporter->Complete(true);
   ASSERT_EQ(factory_->made.size(), 3u);
 
-  ASSERT_TRUE(scheduler_.Apply({Spec("keep", milliseconds(100), milliseconds(50)),
-                                Spec("change", milliseconds(100), milliseconds(50), "fake:2"),
-                                Spec("new", milliseconds(100), milliseconds(50))})
+  ASSERT_TRUE(scheduler_
+                  .Apply({Spec("keep", milliseconds(100), milliseconds(50)),
+                          Spec("change", milliseconds(100), milliseconds(50), "fake:2"),
+                          Spec("new", milliseconds(100), milliseconds(50))})
                   .ok());
   EXPECT_EQ(factory_->made.size(), 5u);  // only "change" and "new" were made again
   EXPECT_EQ(scheduler_.size(), 3u);
@@ -138,7 +140,8 @@ TEST_F(SchedulerTest, ApplyKeepsUnchangedChecksAndReplacesChangedOnes) {
 TEST_F(SchedulerTest, SpreadsFirstRunsAcrossTheStartWindow) {
   std::vector<InstanceSpec> specs;
   for (int i = 0; i < 50; ++i) {
-    specs.push_back(Spec("c" + std::to_string(i), std::chrono::seconds(10), std::chrono::seconds(1)));
+    specs.push_back(
+        Spec("c" + std::to_string(i), std::chrono::seconds(10), std::chrono::seconds(1)));
   }
   ASSERT_TRUE(scheduler_.Apply(specs).ok());
   Advance(milliseconds(100));

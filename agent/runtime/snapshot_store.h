@@ -14,7 +14,8 @@ namespace sre {
 /// next change. The gzip form is made on first request, once.
 class Exposition {
  public:
-  explicit Exposition(std::string text) : text_(std::make_shared<const std::string>(std::move(text))) {}
+  explicit Exposition(std::string text)
+      : text_(std::make_shared<const std::string>(std::move(text))) {}
   std::shared_ptr<const std::string> text() const { return text_; }
   /// The gzip-compressed body; thread-safe, compressed once.
   std::shared_ptr<const std::string> gzip() const;

@@ -23,7 +23,8 @@ bool AcceptsGzip(const HttpRequest& request) {
   return encoding != nullptr && encoding->find("gzip") != std::string::npos;
 }
 
-LandingPage MakeLandingPage(const Agent& agent, const Clock& clock, const EndpointOptions& options) {
+LandingPage MakeLandingPage(const Agent& agent, const Clock& clock,
+                            const EndpointOptions& options) {
   const AgentState state = agent.state();
   LandingPage page;
   page.version = options.version;
@@ -85,14 +86,15 @@ std::map<std::string, HttpHandler> AgentRoutes(Agent& agent, const Clock& clock,
   routes["/-/ready"] = [&agent](const HttpRequest& request) {
     if (!IsRead(request)) return MethodNotAllowed("GET, HEAD");
     if (agent.ready()) return HttpResponse::Text(200, "sre-agent is ready.\n");
-    return HttpResponse::Text(503, "sre-agent is not ready: the first round of checks is running.\n");
+    return HttpResponse::Text(503,
+                              "sre-agent is not ready: the first round of checks is running.\n");
   };
   routes["/-/reload"] = [&agent](const HttpRequest& request) {
     if (request.method != "POST") return MethodNotAllowed("POST");
     Status status = agent.Reload();
     if (status.ok()) return HttpResponse::Text(200, "configuration reloaded\n");
-    return HttpResponse::Text(500, "configuration rejected, the previous one keeps running: " +
-                                       status.message() + "\n");
+    return HttpResponse::Text(
+        500, "configuration rejected, the previous one keeps running: " + status.message() + "\n");
   };
   return routes;
 }

@@ -1,7 +1,8 @@
 #include "exporters/tcp/tcp_config.h"
 
+#include <re2/re2.h>
+
 #include <fstream>
-#include <regex>
 
 #include "agent/net/ip_address.h"
 
@@ -10,12 +11,9 @@ namespace {
 
 std::optional<std::string> CheckRegex(const std::string& pattern) {
   if (pattern.empty()) return std::nullopt;
-  try {
-    std::regex compiled(pattern);
-  } catch (const std::regex_error& e) {
-    return "invalid regular expression \"" + pattern + "\": " + e.what();
-  }
-  return std::nullopt;
+  const re2::RE2 compiled(pattern, re2::RE2::Quiet);
+  if (compiled.ok()) return std::nullopt;
+  return "invalid regular expression \"" + pattern + "\": " + compiled.error();
 }
 
 std::optional<std::string> CheckReadable(const std::string& path) {
@@ -70,12 +68,11 @@ const config::Schema<TcpConfig>& TcpSchema() {
     s->Embed(&TcpConfig::settings, CheckSettingsSchema());
     s->Field("target", &TcpConfig::target, "host:port to connect to (\"[::1]:5432\" for IPv6)")
         .Required();
-    s->Validate<std::string>(&TcpConfig::target,
-                             [](const std::string& t) -> std::optional<std::string> {
-                               if (net::HostPort::Parse(t)) return std::nullopt;
-                               return "invalid target \"" + t +
-                                      "\": expected host:port, like db.internal:3306";
-                             });
+    s->Validate<std::string>(
+        &TcpConfig::target, [](const std::string& t) -> std::optional<std::string> {
+          if (net::HostPort::Parse(t)) return std::nullopt;
+          return "invalid target \"" + t + "\": expected host:port, like db.internal:3306";
+        });
     s->Field("preferred_ip_protocol", &TcpConfig::preferred_ip_protocol,
              "ip4 or ip6: the family probed; the other only when the name has none");
     s->Validate<std::string>(&TcpConfig::preferred_ip_protocol,

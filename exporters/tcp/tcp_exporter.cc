@@ -35,8 +35,8 @@ struct TcpExporter::Attempt {
   bool done = false;
 };
 
-TcpExporter::TcpExporter(const TcpConfig& config, net::EventLoop& loop,
-                         net::DnsResolver& resolver, std::shared_ptr<net::TlsClientContext> tls)
+TcpExporter::TcpExporter(const TcpConfig& config, net::EventLoop& loop, net::DnsResolver& resolver,
+                         std::shared_ptr<net::TlsClientContext> tls)
     : config_(config), loop_(loop), resolver_(resolver), tls_(std::move(tls)) {
   const auto host_port = net::HostPort::Parse(config.target);  // validated by the schema
   host_ = host_port->host;
@@ -44,7 +44,7 @@ TcpExporter::TcpExporter(const TcpConfig& config, net::EventLoop& loop,
   for (const QueryStepConfig& step : config.query_response) {
     net::QueryStep compiled;
     compiled.expect_source = step.expect;
-    if (!step.expect.empty()) compiled.expect.emplace(step.expect);
+    if (!step.expect.empty()) compiled.expect = std::make_shared<const re2::RE2>(step.expect);
     compiled.send = step.send;
     steps_.push_back(std::move(compiled));
   }
@@ -121,8 +121,8 @@ void TcpExporter::Finish() {
   CollectResult result;
   result.success = true;
   MetricSet set;
-  set.Gauge("probe_dns_lookup_time_seconds", "Returns the time taken for probe dns lookup in seconds",
-            base_labels_, dns_seconds);
+  set.Gauge("probe_dns_lookup_time_seconds",
+            "Returns the time taken for probe dns lookup in seconds", base_labels_, dns_seconds);
 
   auto fail = [&result](Reason reason, const std::string& message) {
     if (!result.success) return;
@@ -133,9 +133,8 @@ void TcpExporter::Finish() {
 
   if (attempts_.empty()) {
     // The name did not resolve: one failing series without an address.
-    const std::string message = fmt::format("resolving {}: {}", host_, resolution_.error.empty()
-                                                                           ? "no addresses"
-                                                                           : resolution_.error);
+    const std::string message = fmt::format(
+        "resolving {}: {}", host_, resolution_.error.empty() ? "no addresses" : resolution_.error);
     const Reason reason =
         resolution_.reason == Reason::kNone ? Reason::kDnsError : resolution_.reason;
     fail(reason, message);
@@ -147,7 +146,8 @@ void TcpExporter::Finish() {
               base_labels_, total_seconds);
     set.Gauge("probe_failure_info", "Why the probe failed: 1 for the current reason",
               WithLabels(base_labels_, {{"reason", std::string(ReasonName(reason))}}), 1);
-    result.observations.push_back({host_, false, reason, message, loop_.clock().Now() - started_, {}});
+    result.observations.push_back(
+        {host_, false, reason, message, loop_.clock().Now() - started_, {}});
   }
 
   for (const Attempt& attempt : attempts_) {
@@ -169,8 +169,10 @@ void TcpExporter::Finish() {
               labels, dns_seconds + ToSeconds(dial.total));
     set.Gauge("probe_ip_protocol", "Specifies whether probe ip protocol is IP4 or IP6", labels,
               attempt.address.family() == net::IpFamily::kIp4 ? 4 : 6);
-    set.Gauge("probe_ip_addr_hash", "Specifies the hash of IP address. It's useful to detect if "
-              "the IP address changes.", labels, Fnv1a32(address));
+    set.Gauge("probe_ip_addr_hash",
+              "Specifies the hash of IP address. It's useful to detect if "
+              "the IP address changes.",
+              labels, Fnv1a32(address));
     set.Gauge("probe_failed_due_to_regex", "Indicates if probe failed due to regex", labels,
               dial.failed_due_to_regex ? 1 : 0);
     set.Gauge("probe_tcp_duration_seconds", "Duration of the connection's phases in seconds",
@@ -180,8 +182,8 @@ void TcpExporter::Finish() {
                 WithLabels(labels, {{"phase", "tls"}}), ToSeconds(dial.tls_time));
     }
     if (dial.earliest_cert_expiry) {
-      set.Gauge("probe_ssl_earliest_cert_expiry",
-                "Returns earliest SSL cert expiry date", labels, *dial.earliest_cert_expiry);
+      set.Gauge("probe_ssl_earliest_cert_expiry", "Returns earliest SSL cert expiry date", labels,
+                *dial.earliest_cert_expiry);
     }
     if (!dial.tls_version.empty()) {
       set.Gauge("probe_tls_version_info", "Contains the TLS version used",
@@ -191,10 +193,12 @@ void TcpExporter::Finish() {
       set.Gauge("probe_failure_info", "Why the probe failed: 1 for the current reason",
                 WithLabels(labels, {{"reason", std::string(ReasonName(dial.reason))}}), 1);
     }
-    Observation observation{address, ok, dial.reason, ok ? "connected" : dial.message,
-                            dial.total, {{"connect_seconds", ToSeconds(dial.connect_time)}}};
+    Observation observation{address,     ok,
+                            dial.reason, ok ? "connected" : dial.message,
+                            dial.total,  {{"connect_seconds", ToSeconds(dial.connect_time)}}};
     if (tls_) observation.figures["tls_seconds"] = ToSeconds(dial.tls_time);
-    if (dial.earliest_cert_expiry) observation.figures["cert_expiry_unix"] = *dial.earliest_cert_expiry;
+    if (dial.earliest_cert_expiry)
+      observation.figures["cert_expiry_unix"] = *dial.earliest_cert_expiry;
     result.observations.push_back(std::move(observation));
   }
 
@@ -219,8 +223,8 @@ void TcpExporter::Finish() {
     }
   }
   if (result.success) {
-    result.message = fmt::format("{} of {} addresses connected", attempts_.size(),
-                                 attempts_.size());
+    result.message =
+        fmt::format("{} of {} addresses connected", attempts_.size(), attempts_.size());
   }
   result.families = set.Take();
   Done done = std::move(done_);
@@ -241,8 +245,7 @@ class TcpFactory final : public TypedExporterFactory<TcpConfig> {
   const config::Schema<TcpConfig>& TypedSchema() const override { return TcpSchema(); }
   std::string Target(const TcpConfig& config) const override { return config.target; }
 
-  Result<std::unique_ptr<Exporter>> Make(const TcpConfig& config,
-                                         ExporterEnv& env) const override {
+  Result<std::unique_ptr<Exporter>> Make(const TcpConfig& config, ExporterEnv& env) const override {
     auto resolver = env.resolvers.Get(config.dns_servers);
     if (!resolver.ok()) return resolver.status();
     std::shared_ptr<net::TlsClientContext> tls;

@@ -1,44 +1,15 @@
 #include "exporters/tcp/tcp_exporter.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <optional>
 
 #include "agent/net/event_loop.h"
 #include "agent/runtime/snapshot_store.h"
+#include "tests/support/loopback_servers.h"
 
 namespace sre::exporters::tcp {
 namespace {
-
-// A loopback listener; the kernel completes connections into its backlog without accept().
-class Listener {
- public:
-  Listener() {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    EXPECT_EQ(listen(fd_, 64), 0);
-    socklen_t len = sizeof addr;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-  }
-  ~Listener() { Close(); }
-  void Close() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-  int port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
 
 class TcpExporterTest : public ::testing::Test {
  protected:
@@ -75,12 +46,12 @@ class TcpExporterTest : public ::testing::Test {
 };
 
 TEST_F(TcpExporterTest, ReachableEndpointSucceedsWithBlackboxSeries) {
-  Listener listener;
-  auto exporter = Make("check: db\ntarget: 127.0.0.1:" + std::to_string(listener.port()));
+  uint16_t port = 0;
+  const testing::UniqueFd listener = testing::ListenLoopback(16, &port);
+  auto exporter = Make("check: db\ntarget: 127.0.0.1:" + std::to_string(port));
   CollectResult result = Run(*exporter);
   EXPECT_TRUE(result.success) << result.message;
-  const std::string labels =
-      "check=\"db\",target=\"127.0.0.1:" + std::to_string(listener.port()) + "\"";
+  const std::string labels = "check=\"db\",target=\"127.0.0.1:" + std::to_string(port) + "\"";
   const std::string text = Text(result);
   EXPECT_NE(text.find("probe_success{" + labels + ",address=\"127.0.0.1\"} 1"), std::string::npos)
       << text;
@@ -88,9 +59,9 @@ TEST_F(TcpExporterTest, ReachableEndpointSucceedsWithBlackboxSeries) {
             std::string::npos);
   EXPECT_NE(text.find("probe_attempts_total{" + labels + ",address=\"127.0.0.1\"} 1"),
             std::string::npos);
-  EXPECT_NE(text.find("probe_tcp_connect_duration_seconds_count{" + labels +
-                      ",address=\"127.0.0.1\"} 1"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find("probe_tcp_connect_duration_seconds_count{" + labels + ",address=\"127.0.0.1\"} 1"),
+      std::string::npos);
   EXPECT_NE(text.find("probe_dns_lookup_time_seconds{" + labels + "} 0"), std::string::npos);
   EXPECT_EQ(text.find("probe_failure_info"), std::string::npos);
   ASSERT_EQ(result.observations.size(), 1u);
@@ -98,9 +69,7 @@ TEST_F(TcpExporterTest, ReachableEndpointSucceedsWithBlackboxSeries) {
 }
 
 TEST_F(TcpExporterTest, RefusedPortFailsWithReasonAndCountsAcrossRuns) {
-  Listener listener;
-  const int port = listener.port();
-  listener.Close();
+  const uint16_t port = testing::RefusedPort();
   auto exporter = Make("check: gone\ntarget: 127.0.0.1:" + std::to_string(port));
   Run(*exporter);
   CollectResult result = Run(*exporter);
@@ -109,9 +78,10 @@ TEST_F(TcpExporterTest, RefusedPortFailsWithReasonAndCountsAcrossRuns) {
   const std::string text = Text(result);
   EXPECT_NE(text.find("probe_success{check=\"gone\""), std::string::npos);
   EXPECT_NE(text.find("reason=\"connection_refused\"} 1"), std::string::npos) << text;
-  EXPECT_NE(text.find("probe_failures_total{check=\"gone\",target=\"127.0.0.1:" +
-                      std::to_string(port) + "\",address=\"127.0.0.1\",reason=\"connection_refused\"} 2"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find("probe_failures_total{check=\"gone\",target=\"127.0.0.1:" + std::to_string(port) +
+                "\",address=\"127.0.0.1\",reason=\"connection_refused\"} 2"),
+      std::string::npos)
       << text;
   EXPECT_NE(text.find("probe_attempts_total{check=\"gone\",target=\"127.0.0.1:" +
                       std::to_string(port) + "\",address=\"127.0.0.1\"} 2"),

@@ -49,9 +49,15 @@ int main(int argc, char** argv) {
       for (int e = 0; e < edits && !mutated.empty(); ++e) {
         const size_t at = random() % mutated.size();
         switch (random() % 3) {
-          case 0: mutated[at] = static_cast<char>(random()); break;
-          case 1: mutated.erase(at, 1 + random() % 4); break;
-          default: mutated.insert(at, inputs[random() % inputs.size()].substr(0, 16)); break;
+          case 0:
+            mutated[at] = static_cast<char>(random());
+            break;
+          case 1:
+            mutated.erase(at, 1 + random() % 4);
+            break;
+          default:
+            mutated.insert(at, inputs[random() % inputs.size()].substr(0, 16));
+            break;
         }
       }
       Run(mutated);

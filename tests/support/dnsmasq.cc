@@ -50,10 +50,18 @@ uint16_t FreeDnsPort() {
 
 /// A DNS query for `name` type A, id `id`.
 std::string Query(const std::string& name, uint16_t id) {
-  std::string packet = {static_cast<char>(id >> 8), static_cast<char>(id & 0xff),
-                        0x01, 0x00,  // recursion desired
-                        0x00, 0x01,  // one question
-                        0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+  std::string packet = {static_cast<char>(id >> 8),
+                        static_cast<char>(id & 0xff),
+                        0x01,
+                        0x00,  // recursion desired
+                        0x00,
+                        0x01,  // one question
+                        0x00,
+                        0x00,
+                        0x00,
+                        0x00,
+                        0x00,
+                        0x00};
   std::istringstream labels(name);
   for (std::string label; std::getline(labels, label, '.');) {
     packet += static_cast<char>(label.size());

@@ -232,15 +232,15 @@ LoopbackServer::Handler ResetAfterLine() {
 }
 
 LoopbackServer::Handler Converse(std::string greeting, std::string reply) {
-  return [greeting = std::move(greeting), reply = std::move(reply)](int fd,
-                                                                    LoopbackServer& server) {
-    if (!LoopbackServer::WriteAll(fd, greeting)) return;
-    std::string line;
-    while (server.ReadLine(fd, &line)) {
-      server.Record(line);
-      if (!reply.empty() && !LoopbackServer::WriteAll(fd, reply)) return;
-    }
-  };
+  return
+      [greeting = std::move(greeting), reply = std::move(reply)](int fd, LoopbackServer& server) {
+        if (!LoopbackServer::WriteAll(fd, greeting)) return;
+        std::string line;
+        while (server.ReadLine(fd, &line)) {
+          server.Record(line);
+          if (!reply.empty() && !LoopbackServer::WriteAll(fd, reply)) return;
+        }
+      };
 }
 
 }  // namespace handlers
@@ -249,8 +249,7 @@ TlsServer::TlsServer(const std::string& cert_chain_file, const std::string& key_
                      std::string greeting)
     : greeting_(std::move(greeting)) {
   ctx_ = SSL_CTX_new(TLS_server_method());
-  if (ctx_ == nullptr ||
-      SSL_CTX_use_certificate_chain_file(ctx_, cert_chain_file.c_str()) != 1 ||
+  if (ctx_ == nullptr || SSL_CTX_use_certificate_chain_file(ctx_, cert_chain_file.c_str()) != 1 ||
       SSL_CTX_use_PrivateKey_file(ctx_, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
     ERR_print_errors_fp(stderr);
     std::fprintf(stderr, "test support: TLS server set-up failed (%s)\n", cert_chain_file.c_str());

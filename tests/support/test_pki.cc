@@ -40,8 +40,9 @@ void AddExtension(X509* cert, X509V3_CTX* ctx, int nid, const std::string& value
 /// A certificate for `key` named `common_name`, signed by `issuer_key` (self-signed when `issuer`
 /// is null).
 X509* MakeCertificate(EVP_PKEY* key, const std::string& common_name, X509* issuer,
-                      EVP_PKEY* issuer_key, long serial, bool is_ca, std::chrono::seconds not_before,
-                      std::chrono::seconds not_after, const std::string& subject_alt_names) {
+                      EVP_PKEY* issuer_key, long serial, bool is_ca,
+                      std::chrono::seconds not_before, std::chrono::seconds not_after,
+                      const std::string& subject_alt_names) {
   X509* cert = X509_new();
   X509_set_version(cert, X509_VERSION_3);
   ASN1_INTEGER_set(X509_get_serialNumber(cert), serial);
@@ -96,8 +97,8 @@ std::string Pem(EVP_PKEY* key) {
 
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
-  std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                        "/sre-test-XXXXXX";
+  std::string pattern =
+      std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/sre-test-XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr) Die("mkdtemp " + pattern);
   // Readable by others: dnsmasq, started as root, reads its hosts file after dropping to nobody.
   chmod(pattern.c_str(), 0755);

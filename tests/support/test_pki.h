@@ -27,8 +27,8 @@ class TempDir {
 };
 
 struct CertFiles {
-  std::string cert;   ///< PEM: the certificate, then its issuer when not self-signed (a chain)
-  std::string key;    ///< PEM private key
+  std::string cert;      ///< PEM: the certificate, then its issuer when not self-signed (a chain)
+  std::string key;       ///< PEM private key
   double not_after = 0;  ///< Unix seconds
 };
 
