@@ -14,6 +14,8 @@ case "$mode" in
   *) echo "usage: $0 run|test [release|debug|asan-ubsan]" >&2; exit 3 ;;
 esac
 
+# Paths relative to the checkout, so another clone (CI's) reuses the same ccache entries.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 if [ ! -f "build/$preset/build.ninja" ]; then
   cmake --preset "$preset" >/dev/null
 fi

@@ -6,44 +6,10 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "agent/config/messages.h"
+
 namespace sre::config {
 namespace {
-
-/// Longer keys and values are cut in error messages.
-constexpr size_t kMaxShownChars = 64;
-
-/// `"text"` for error messages: escaped, and cut after kMaxShownChars. (value_codec.cc has the
-/// same helper; the headers are a fixed contract, so there is no shared internal one.)
-std::string Quote(std::string_view text) {
-  std::string out = "\"";
-  size_t shown = 0;
-  for (char c : text) {
-    if (shown++ == kMaxShownChars) {
-      out += "...";
-      break;
-    }
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
-/// What was found instead of the expected node: "a list", "a map", "null" or the quoted scalar.
-std::string Found(const YAML::Node& node) {
-  if (node.IsSequence()) return "a list";
-  if (node.IsMap()) return "a map";
-  if (node.IsNull()) return "null";
-  if (node.IsScalar()) return Quote(node.Scalar());
-  return "nothing";
-}
 
 /// Appends `text` with every line indented by `indent` spaces.
 void AppendIndented(std::string_view text, int indent, std::string& out) {

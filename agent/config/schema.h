@@ -166,6 +166,12 @@ class Schema final : public SchemaBase {
     return *this;
   }
 
+  /// Replaces the rendered default of the last added field ("agent.interval" rather than "0s").
+  Schema& DefaultText(std::string text) {
+    fields_.back()->doc.default_value = std::move(text);
+    return *this;
+  }
+
   /// Marks the last added field required.
   Schema& Required() {
     fields_.back()->required = true;

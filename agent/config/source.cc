@@ -269,10 +269,10 @@ ParseContext::ParseContext(std::string file, EnvLookup env, std::string base_dir
 
 Status ParseContext::ErrorAt(const YAML::Node& node, std::string_view message) const {
   YAML::Mark mark = YAML::Mark::null_mark();
+  // A missing or invalid node (a key looked up that is not there) has no position: name the file.
   try {
-    mark = node.Mark();
+    if (node.IsDefined()) mark = node.Mark();
   } catch (const YAML::Exception&) {
-    // An invalid node (a missing key looked up on a const node) has no position: name the file.
   }
   return Status::Error(FormatMark(file_, mark) + ": " + std::string(message));
 }

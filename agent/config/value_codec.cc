@@ -9,49 +9,16 @@
 #include <system_error>
 
 #include "agent/config/duration.h"
+#include "agent/config/messages.h"
 
 namespace sre::config {
 namespace {
-
-/// Longer values are cut in error messages.
-constexpr size_t kMaxShownChars = 64;
-
-/// `"text"` for error messages: escaped, and cut after kMaxShownChars.
-std::string Quote(std::string_view text) {
-  std::string out = "\"";
-  size_t shown = 0;
-  for (char c : text) {
-    if (shown++ == kMaxShownChars) {
-      out += "...";
-      break;
-    }
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
-/// What a node that is not the expected scalar is: "a list", "a map" or "null".
-std::string Kind(const YAML::Node& node) {
-  if (node.IsSequence()) return "a list";
-  if (node.IsMap()) return "a map";
-  if (node.IsNull()) return "null";
-  return "nothing";
-}
 
 /// The env-expanded text of a scalar; a non-scalar is "expected <expected>, got a list".
 Result<std::string> ScalarText(const YAML::Node& node, const ParseContext& ctx,
                                std::string_view expected) {
   if (!node.IsScalar()) {
-    return ctx.ErrorAt(node, fmt::format("expected {}, got {}", expected, Kind(node)));
+    return ctx.ErrorAt(node, fmt::format("expected {}, got {}", expected, Found(node)));
   }
   return ctx.ExpandedScalar(node);
 }
@@ -72,7 +39,7 @@ Status ParseList(const YAML::Node& node, const ParseContext& ctx, std::vector<It
     return Status::Ok();
   }
   if (!node.IsSequence()) {
-    std::string found = node.IsScalar() ? Quote(node.Scalar()) : Kind(node);
+    std::string found = Found(node);
     return ctx.ErrorAt(node, fmt::format("expected a {}, got {}",
                                          ValueCodec<std::vector<Item>>::TypeName(), found));
   }
@@ -198,13 +165,13 @@ Status ValueCodec<std::map<std::string, std::string>>::Parse(
     return Status::Ok();
   }
   if (!node.IsMap()) {
-    std::string found = node.IsScalar() ? Quote(node.Scalar()) : Kind(node);
+    std::string found = Found(node);
     return ctx.ErrorAt(node, "expected a " + TypeName() + ", got " + found);
   }
   std::map<std::string, int> first_line;  // key -> 1-based line of its first occurrence
   for (const auto& item : node) {
     if (!item.first.IsScalar()) {
-      return ctx.ErrorAt(item.first, "expected a string key, got " + Kind(item.first));
+      return ctx.ErrorAt(item.first, "expected a string key, got " + Found(item.first));
     }
     const std::string& key = item.first.Scalar();
     auto [it, inserted] = first_line.emplace(key, item.first.Mark().line + 1);

@@ -11,9 +11,12 @@ std::optional<std::string> CheckExtraLabelName(const std::string& name) {
   // Set by Prometheus or the prometheus-operator: ours would be renamed exported_*.
   static constexpr std::array<std::string_view, 6> kTargetLabels = {
       "instance", "job", "namespace", "pod", "container", "service"};
-  // Set by the agent itself on every series of a check.
-  static constexpr std::array<std::string_view, 5> kOwnLabels = {"check", "target", "address",
-                                                                 "exporter", "reason"};
+  // Set by the agent and its exporters (histograms, peer-compatible families); a duplicate label
+  // name would make the exposition invalid.
+  static constexpr std::array<std::string_view, 17> kOwnLabels = {
+      "check",     "target", "address", "exporter", "reason",     "le",
+      "quantile",  "phase",  "version", "pool",     "scrape_uri", "queue",
+      "plugin_id", "type",   "worker",  "child",    "state"};
   for (std::string_view reserved : kTargetLabels) {
     if (name == reserved) {
       return "label \"" + name + "\" is set by Prometheus itself; use another name (e.g. k8s_" +
@@ -38,9 +41,10 @@ const config::Schema<CheckSettings>& CheckSettingsSchema() {
                                if (name.empty()) return "check name must not be empty";
                                return std::nullopt;
                              });
-    s->Field("interval", &CheckSettings::interval, "how often to run; default: agent.interval");
-    s->Field("timeout", &CheckSettings::timeout,
-             "deadline of one run; default: agent.timeout, always below the interval");
+    s->Field("interval", &CheckSettings::interval, "how often to run")
+        .DefaultText("agent.interval");
+    s->Field("timeout", &CheckSettings::timeout, "deadline of one run; must be below the interval")
+        .DefaultText("agent.timeout, at most 4/5 of the interval");
     s->Field("labels", &CheckSettings::labels, "extra labels on every series of this check");
     s->Validate<std::map<std::string, std::string>>(
         &CheckSettings::labels, [](const auto& labels) -> std::optional<std::string> {

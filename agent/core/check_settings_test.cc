@@ -9,7 +9,7 @@ TEST(CheckExtraLabelNameTest, RejectsLabelsPrometheusOrTheAgentSets) {
   for (const char* name : {"instance", "job", "namespace", "pod", "container", "service"}) {
     EXPECT_TRUE(CheckExtraLabelName(name).has_value()) << name;
   }
-  for (const char* name : {"check", "target", "address", "exporter", "reason"}) {
+  for (const char* name : {"check", "target", "address", "exporter", "reason", "le", "phase"}) {
     EXPECT_EQ(CheckExtraLabelName(name), "label \"" + std::string(name) + "\" is set by the agent");
   }
   EXPECT_EQ(CheckExtraLabelName("9lives"),

@@ -27,8 +27,9 @@ const std::vector<cli::FlagSpec>& AgentFlags() {
   static const std::vector<cli::FlagSpec> flags = {
       {"config.file", "FILE", "agent configuration file", "/etc/sre-agent/sre-agent.yaml"},
       {"config.check", "", "validate the configuration file and exit (0 valid, 1 invalid)"},
-      {"web.listen-address", "ADDR", "address to serve on: :PORT, IP:PORT or [IPv6]:PORT",
-       kDefaultListen, true},
+      {"web.listen-address", "ADDR",
+       "address to serve on: :PORT (every IPv4 interface), IP:PORT or [IPv6]:PORT", kDefaultListen,
+       true},
       {"web.telemetry-path", "PATH", "path of the metrics endpoint", "/metrics"},
       {"web.enable-openmetrics", "",
        "serve OpenMetrics 1.0.0 to clients that ask for it (counters then end in _total)"},
@@ -50,7 +51,7 @@ int Usage(const std::string& error) {
 
 int Describe(const ExporterRegistry& registry, const std::string& name) {
   if (name == "agent") {
-    std::fputs(config::RenderDescription("agent:", AgentSettingsSchema().Describe()).c_str(),
+    std::fputs(config::RenderDescription("agent", AgentSettingsSchema().Describe()).c_str(),
                stdout);
     return 0;
   }
@@ -79,12 +80,12 @@ std::string BrowsableUrl(const std::string& bound) {
 int Run(int argc, char** argv) {
   auto flags = cli::ParseFlags(AgentFlags(), {argv + 1, argv + argc});
   if (!flags.ok()) return Usage(flags.status().message());
-  if (flags->Has("help")) {
+  if (flags->Get("help") == "true") {
     std::fputs(("Usage: sre-agent [FLAGS]\n\nFlags:\n" + cli::RenderFlagHelp(AgentFlags())).c_str(),
                stdout);
     return 0;
   }
-  if (flags->Has("version")) {
+  if (flags->Get("version") == "true") {
     std::printf("sre-agent %s (revision %s)\n", kVersion, kRevision);
     return 0;
   }
@@ -102,7 +103,8 @@ int Run(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", config.status().message().c_str());
       return 1;
     }
-    std::printf("%s: valid, %zu checks\n", config_file.c_str(), config->instances.size());
+    std::printf("%s: valid, %zu check%s\n", config_file.c_str(), config->instances.size(),
+                config->instances.size() == 1 ? "" : "s");
     return 0;
   }
   const auto level = ParseLogLevel(flags->Get("log.level", "info"));

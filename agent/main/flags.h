@@ -8,7 +8,7 @@
 
 namespace sre::cli {
 
-/// One command-line flag. The same table drives parsing, --help, completion and the man page.
+/// One command-line flag. The same table drives parsing and --help.
 struct FlagSpec {
   FlagSpec(std::string name, std::string value_name, std::string help,
            std::string default_value = "", bool repeatable = false)

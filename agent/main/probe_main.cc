@@ -70,7 +70,7 @@ int RunCommand(const ProbeCommand& command, const ExporterRegistry& registry,
   for (const auto& flag : SharedProbeFlags()) specs.push_back(flag);
   auto flags = ParseFlags(specs, args);
   if (!flags.ok()) return UsageError(flags.status().message());
-  if (flags->Has("help")) {
+  if (flags->Get("help") == "true") {
     std::fputs(CommandUsage(command).c_str(), stdout);
     return 0;
   }

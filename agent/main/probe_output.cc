@@ -21,9 +21,13 @@ std::string RenderText(const ProbeReport& report, ExitCode code, bool color) {
                                          : "\033[31m";
   }
   const CollectResult& r = report.result;
+  // sre-probe names a check after its target: say it once.
+  const std::string what = report.check == report.target
+                               ? report.check
+                               : fmt::format("{} {}", report.check, report.target);
   std::string out =
-      fmt::format("{}{:<8}{} {} {} {}  {}  ({})\n", paint, ExitCodeName(code), reset,
-                  report.exporter, report.check, report.target, Millis(report.duration),
+      fmt::format("{}{:<8}{} {} {}  {}  ({})\n", paint, ExitCodeName(code), reset, report.exporter,
+                  what, Millis(report.duration),
                   r.success ? r.message : fmt::format("{}: {}", ReasonName(r.reason), r.message));
   size_t width = 0;
   for (const auto& o : r.observations) width = std::max(width, o.subject.size());

@@ -46,6 +46,10 @@ Status ParseSection(const YAML::Node& list, const ExporterFactory& factory,
                                      config::FormatDuration(check.timeout),
                                      config::FormatDuration(check.interval)));
     }
+    // Inherited defaults are part of what the check runs with: a changed `agent:` section must
+    // restart the checks that use it.
+    spec->fingerprint +=
+        fmt::format("\ninterval={} timeout={}", check.interval.count(), check.timeout.count());
     out.push_back(std::move(spec).value());
   }
   return Status::Ok();

@@ -53,6 +53,15 @@ TEST_F(AgentConfigTest, FillsIntervalsAndTimeoutsFromTheAgentSection) {
   EXPECT_EQ(config->instances[2].target, "from-env:9");
 }
 
+TEST_F(AgentConfigTest, InheritedDefaultsArePartOfTheFingerprint) {
+  // A reload that only changes `agent:` must restart the checks that inherit from it.
+  auto slow = Parse("agent: {interval: 5s}\nfake:\n  - check: a\n  - check: b\n    interval: 1s\n");
+  auto fast = Parse("agent: {interval: 1s}\nfake:\n  - check: a\n  - check: b\n    interval: 1s\n");
+  ASSERT_TRUE(slow.ok() && fast.ok());
+  EXPECT_NE(slow->instances[0].fingerprint, fast->instances[0].fingerprint);
+  EXPECT_EQ(slow->instances[1].fingerprint, fast->instances[1].fingerprint);
+}
+
 TEST_F(AgentConfigTest, EmptyFileIsValid) {
   auto config = Parse("");
   ASSERT_TRUE(config.ok());

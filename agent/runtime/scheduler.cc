@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "agent/core/metric_set.h"
 
 namespace sre {
@@ -185,7 +187,12 @@ void Scheduler::Publish(Instance& instance, const CollectResult& result, Duratio
   if (!settings.labels.empty()) {
     for (auto& family : families) {
       for (auto& metric : family.metric) {
-        for (const auto& [name, value] : settings.labels) metric.label.push_back({name, value});
+        for (const auto& [name, value] : settings.labels) {
+          // Config validation reserves the names exporters use; never emit one twice anyway.
+          const bool taken = std::any_of(metric.label.begin(), metric.label.end(),
+                                         [&](const auto& l) { return l.name == name; });
+          if (!taken) metric.label.push_back({name, value});
+        }
       }
     }
   }

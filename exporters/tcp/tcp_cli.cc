@@ -25,11 +25,12 @@ cli::ProbeCommand TcpProbeCommand() {
     YAML::Node node;
     node["check"] = flags.positional[0];
     node["target"] = flags.positional[0];
-    if (flags.Get("tls") == "true") node["tls"] = true;
     YAML::Node tls;
     if (flags.Has("tls-ca-file")) tls["ca_file"] = flags.Get("tls-ca-file");
     if (flags.Has("tls-server-name")) tls["server_name"] = flags.Get("tls-server-name");
     if (flags.Get("tls-insecure") == "true") tls["insecure_skip_verify"] = true;
+    // Any TLS setting means TLS: --tls-ca-file alone must not quietly run a plain check.
+    if (flags.Get("tls") == "true" || tls.size() > 0) node["tls"] = true;
     if (tls.size() > 0) node["tls_config"] = tls;
     // On the command line the natural order is "send this, expect that".
     if (flags.Has("send")) {

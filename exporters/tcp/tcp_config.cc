@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "agent/net/ip_address.h"
+#include "agent/net/tcp_dialer.h"
 
 namespace sre::exporters::tcp {
 namespace {
@@ -62,6 +63,11 @@ const config::Schema<QueryStepConfig>& QueryStepSchema() {
 
 }  // namespace
 
+net::TlsOptions ToTlsOptions(const TlsConfig& config) {
+  return {config.ca_file, config.cert_file, config.key_file, config.server_name,
+          config.insecure_skip_verify};
+}
+
 const config::Schema<TcpConfig>& TcpSchema() {
   static const auto* schema = [] {
     auto* s = new config::Schema<TcpConfig>("tcp check");
@@ -97,6 +103,19 @@ const config::Schema<TcpConfig>& TcpSchema() {
     s->Nested("tls_config", &TcpConfig::tls_config, TlsSchema(), "TLS settings");
     s->List("query_response", &TcpConfig::query_response, QueryStepSchema(),
             "line-based steps after connecting: expect a line, then send one");
+    s->Check([](const TcpConfig& c) -> std::optional<std::string> {
+      const TlsConfig& t = c.tls_config;
+      const bool tls_configured = !t.ca_file.empty() || !t.cert_file.empty() ||
+                                  !t.server_name.empty() || t.insecure_skip_verify;
+      if (!c.tls) {
+        if (tls_configured) return "tls_config is set but tls is false: add `tls: true`";
+        return std::nullopt;
+      }
+      // Load the CA and key now, so --config.check catches a file that does not parse.
+      auto context = net::TlsClientContext::Create(ToTlsOptions(t));
+      if (!context.ok()) return context.status().message();
+      return std::nullopt;
+    });
     return s;
   }();
   return *schema;

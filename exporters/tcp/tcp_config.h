@@ -5,6 +5,7 @@
 
 #include "agent/config/schema.h"
 #include "agent/core/check_settings.h"
+#include "agent/net/tcp_dialer.h"
 
 namespace sre::exporters::tcp {
 
@@ -34,5 +35,7 @@ struct TcpConfig {
 };
 
 const config::Schema<TcpConfig>& TcpSchema();
+
+net::TlsOptions ToTlsOptions(const TlsConfig& config);
 
 }  // namespace sre::exporters::tcp

@@ -177,7 +177,7 @@ void TcpExporter::Finish() {
               dial.failed_due_to_regex ? 1 : 0);
     set.Gauge("probe_tcp_duration_seconds", "Duration of the connection's phases in seconds",
               WithLabels(labels, {{"phase", "connect"}}), ToSeconds(dial.connect_time));
-    if (tls_) {
+    if (!dial.tls_version.empty()) {  // only a completed handshake has a duration to report
       set.Gauge("probe_tcp_duration_seconds", "Duration of the connection's phases in seconds",
                 WithLabels(labels, {{"phase", "tls"}}), ToSeconds(dial.tls_time));
     }
@@ -196,7 +196,7 @@ void TcpExporter::Finish() {
     Observation observation{address,     ok,
                             dial.reason, ok ? "connected" : dial.message,
                             dial.total,  {{"connect_seconds", ToSeconds(dial.connect_time)}}};
-    if (tls_) observation.figures["tls_seconds"] = ToSeconds(dial.tls_time);
+    if (!dial.tls_version.empty()) observation.figures["tls_seconds"] = ToSeconds(dial.tls_time);
     if (dial.earliest_cert_expiry)
       observation.figures["cert_expiry_unix"] = *dial.earliest_cert_expiry;
     result.observations.push_back(std::move(observation));
@@ -250,10 +250,7 @@ class TcpFactory final : public TypedExporterFactory<TcpConfig> {
     if (!resolver.ok()) return resolver.status();
     std::shared_ptr<net::TlsClientContext> tls;
     if (config.tls) {
-      net::TlsOptions options{config.tls_config.ca_file, config.tls_config.cert_file,
-                              config.tls_config.key_file, config.tls_config.server_name,
-                              config.tls_config.insecure_skip_verify};
-      auto context = net::TlsClientContext::Create(options);
+      auto context = net::TlsClientContext::Create(ToTlsOptions(config.tls_config));
       if (!context.ok()) return context.status();
       tls = std::move(context).value();
     }

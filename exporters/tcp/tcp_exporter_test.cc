@@ -115,6 +115,11 @@ TEST_F(TcpExporterTest, SchemaRejectsBadTargetsAndRegexes) {
   EXPECT_EQ(parse("check: a\ntarget: db:1\ndns_servers: [resolver]"),
             "t.yaml:3:14: invalid DNS server \"resolver\": expected an IP address with an "
             "optional port, like 10.0.0.2 or 127.0.0.1:5353");
+  EXPECT_EQ(parse("check: a\ntarget: db:1\ntls_config: {insecure_skip_verify: true}"),
+            "t.yaml:1:1: tls_config is set but tls is false: add `tls: true`");
+  EXPECT_EQ(
+      parse("check: a\ntarget: db:1\ntls: true\ntls_config: {ca_file: /dev/null}").substr(0, 7),
+      "t.yaml:");
   EXPECT_EQ(parse("target: db:1"),
             "t.yaml:1:1: missing required key 'check' (name of this check: the `check` label)");
 }
