@@ -1,4 +1,5 @@
 // sre-agent: the node agent. Flags in the Prometheus style; SIGHUP reloads, SIGTERM drains.
+#include <curl/curl.h>
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -174,4 +175,9 @@ int Run(int argc, char** argv) {
 }  // namespace
 }  // namespace sre
 
-int main(int argc, char** argv) { return sre::Run(argc, argv); }
+int main(int argc, char** argv) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);  // once, before any thread starts
+  const int code = sre::Run(argc, argv);
+  curl_global_cleanup();
+  return code;
+}

@@ -1,4 +1,5 @@
 // sre-probe: runs one check once, from flags, with the agent's own exporter code.
+#include <curl/curl.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -114,6 +115,7 @@ int RunCommand(const ProbeCommand& command, const ExporterRegistry& registry,
 int main(int argc, char** argv) {
   using namespace sre;
   signal(SIGPIPE, SIG_IGN);  // a peer that resets during a TLS write must not kill the probe
+  curl_global_init(CURL_GLOBAL_DEFAULT);
   ExporterRegistry registry;
   exporters::RegisterBuiltinExporters(registry);
   const std::vector<cli::ProbeCommand> commands = exporters::BuiltinProbeCommands();

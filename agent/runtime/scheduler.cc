@@ -187,11 +187,11 @@ void Scheduler::Publish(Instance& instance, const CollectResult& result, Duratio
   if (!settings.labels.empty()) {
     for (auto& family : families) {
       for (auto& metric : family.metric) {
-        for (const auto& [name, value] : settings.labels) {
+        for (const auto& extra : settings.labels) {
           // Config validation reserves the names exporters use; never emit one twice anyway.
           const bool taken = std::any_of(metric.label.begin(), metric.label.end(),
-                                         [&](const auto& l) { return l.name == name; });
-          if (!taken) metric.label.push_back({name, value});
+                                         [&](const auto& l) { return l.name == extra.first; });
+          if (!taken) metric.label.push_back({extra.first, extra.second});
         }
       }
     }

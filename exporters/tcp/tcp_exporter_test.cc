@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <optional>
+#include <regex>
+#include <sstream>
 
 #include "agent/net/event_loop.h"
 #include "agent/runtime/snapshot_store.h"
@@ -86,6 +90,26 @@ TEST_F(TcpExporterTest, RefusedPortFailsWithReasonAndCountsAcrossRuns) {
   EXPECT_NE(text.find("probe_attempts_total{check=\"gone\",target=\"127.0.0.1:" +
                       std::to_string(port) + "\",address=\"127.0.0.1\"} 2"),
             std::string::npos);
+}
+
+// The whole exposition of a refused endpoint after two runs, against testdata/refused.prom.
+// Durations and the port vary between runs and are masked. SRE_UPDATE_GOLDEN=1 rewrites the file.
+TEST_F(TcpExporterTest, RefusedEndpointMatchesGoldenFile) {
+  const uint16_t port = testing::RefusedPort();
+  auto exporter = Make("check: db-writer\ntarget: 127.0.0.1:" + std::to_string(port));
+  Run(*exporter);
+  std::string text = Text(Run(*exporter));
+  text = std::regex_replace(text, std::regex(":" + std::to_string(port) + "\""), ":PORT\"");
+  text = std::regex_replace(
+      text, std::regex(R"((\nprobe_(tcp_)?duration_seconds\{[^\n]*\}) [^\n]+)"), "$1 <duration>");
+  const std::string path =
+      std::string(std::getenv("SRE_SOURCE_DIR")) + "/exporters/tcp/testdata/refused.prom";
+  if (std::getenv("SRE_UPDATE_GOLDEN") != nullptr) std::ofstream(path) << text;
+  std::ifstream golden(path);
+  ASSERT_TRUE(golden.good()) << path;
+  std::stringstream expected;
+  expected << golden.rdbuf();
+  EXPECT_EQ(text, expected.str());
 }
 
 TEST_F(TcpExporterTest, UnresolvableNameIsADnsFailureWithoutAddress) {
