@@ -89,9 +89,7 @@ std::string RenderNagios(const ProbeReport& report, ExitCode code) {
 }
 
 std::string RenderProm(const ProbeReport& report) {
-  auto snapshot = std::make_shared<Snapshot>();
-  snapshot->families = RenderFamilies(report.result.families);
-  return MergeExposition({snapshot}, ExpositionFormat::kText004);
+  return MergeExposition({MakeSnapshot({}, report.result.families)}, ExpositionFormat::kText004);
 }
 
 }  // namespace

@@ -66,6 +66,11 @@ void EventLoop::Unwatch(int fd) {
   if (watches_.erase(fd) > 0) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
 }
 
+void EventLoop::UnwatchAndClose(int fd) {
+  watches_.erase(fd);
+  close(fd);
+}
+
 EventLoop::TimerId EventLoop::AddTimer(TimePoint when, std::function<void()> fn) {
   const TimerId id = next_timer_id_++;
   timers_.emplace(id, std::move(fn));

@@ -35,6 +35,9 @@ class EventLoop {
   Status SetEvents(int fd, uint32_t events);
   /// Stops watching `fd`; call before closing it. No-op when not watched.
   void Unwatch(int fd);
+  /// Stops watching `fd` and closes it, in one syscall: closing the last descriptor of a socket
+  /// removes it from epoll. Only for descriptors never duplicated (dup, fork).
+  void UnwatchAndClose(int fd);
 
   /// Calls `fn` once at `when` (or on the next iteration when already due).
   TimerId AddTimer(TimePoint when, std::function<void()> fn);

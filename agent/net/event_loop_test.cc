@@ -200,6 +200,30 @@ TEST(EventLoopTest, HandlerMayReplaceItsOwnWatch) {
   EXPECT_EQ(loop.watch_count(), 0u);
 }
 
+TEST(EventLoopTest, UnwatchAndCloseLetsTheNumberBeWatchedAgain) {
+  FakeClock clock;
+  EventLoop loop(clock);
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+  ASSERT_TRUE(loop.Watch(fds[0], EPOLLIN, [](uint32_t) {}).ok());
+  loop.UnwatchAndClose(fds[0]);
+  EXPECT_EQ(loop.watch_count(), 0u);
+  // The kernel reuses the lowest free number: the new pipe gets the closed one back, and epoll
+  // no longer holds it, so a fresh watch (EPOLL_CTL_ADD) works.
+  int again[2];
+  ASSERT_EQ(pipe2(again, O_NONBLOCK | O_CLOEXEC), 0);
+  ASSERT_EQ(again[0], fds[0]);
+  int calls = 0;
+  ASSERT_TRUE(loop.Watch(again[0], EPOLLIN, [&](uint32_t) { ++calls; }).ok());
+  ASSERT_EQ(write(again[1], "x", 1), 1);
+  loop.RunOnce(Duration(0));
+  EXPECT_EQ(calls, 1);
+  loop.Unwatch(again[0]);
+  close(again[0]);
+  close(again[1]);
+  close(fds[1]);
+}
+
 TEST(EventLoopTest, SetEventsNeedsAWatch) {
   SystemClock clock;
   EventLoop loop(clock);

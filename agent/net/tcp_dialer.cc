@@ -164,9 +164,12 @@ void TcpDialerImpl::Begin() {
     FailSoon(ReasonFromErrno(error), ErrnoMessage("socket", error));
     return;
   }
-  // Query steps are small request/response exchanges: do not let Nagle hold them back.
-  const int one = 1;
-  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  // Query steps and TLS are small request/response exchanges: do not let Nagle hold them back.
+  // A bare connect check writes nothing, and skips the syscall.
+  if (!options_.steps.empty() || options_.tls != nullptr) {
+    const int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
 
   if (connect(fd_, reinterpret_cast<const sockaddr*>(&address), length) != 0 &&
       errno != EINPROGRESS) {
@@ -579,17 +582,18 @@ void TcpDialerImpl::Release() {
     loop_.CancelTimer(soon_timer_);
     soon_timer_ = 0;
   }
-  if (watched_) {
-    loop_.Unwatch(fd_);
-    watched_ = false;
-  }
   if (ssl_ != nullptr) {
     // No SSL_shutdown: its close_notify write could hit a peer that already reset.
     SSL_free(ssl_);
     ssl_ = nullptr;
   }
   if (fd_ >= 0) {
-    close(fd_);
+    if (watched_) {
+      loop_.UnwatchAndClose(fd_);
+    } else {
+      close(fd_);
+    }
+    watched_ = false;
     fd_ = -1;
   }
 }

@@ -106,9 +106,7 @@ void Agent::RefreshSelfSnapshot() {
     facts.last_reload_success_unix = last_reload_success_unix_;
     facts.checks_by_exporter = checks_by_exporter_;
   }
-  auto snapshot = std::make_shared<Snapshot>();
-  snapshot->families = RenderFamilies(AgentFamilies(facts));
-  store_.Publish("agent/self", std::move(snapshot));
+  store_.Publish("agent/self", MakeSnapshot({}, AgentFamilies(facts)));
 }
 
 void Agent::WatchReadiness() {

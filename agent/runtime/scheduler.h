@@ -39,12 +39,14 @@ class Scheduler {
   void ScheduleTick(Instance& instance, TimePoint when);
   void Tick(Instance& instance);
   void Finish(Instance& instance, CollectResult result);
-  void Publish(Instance& instance, const CollectResult& result, Duration took);
+  void Publish(Instance& instance, CollectResult& result, Duration took);
 
   ExporterEnv& env_;
   const ExporterRegistry& registry_;
   SnapshotStore& store_;
   std::map<std::string, std::unique_ptr<Instance>> instances_;  // key: "exporter/check"
+  HeaderPool headers_;
+  std::string scratch_;  // reused render buffer
 };
 
 /// The store key of an instance.

@@ -5,13 +5,17 @@
 #include <algorithm>
 #include <string_view>
 
+#include "agent/runtime/text_format.h"
+
 namespace sre {
 namespace {
 
 std::string Gzip(const std::string& input) {
   z_stream stream{};
-  // 16 + MAX_WBITS: a gzip header rather than a raw zlib one. Level 6 is zlib's default balance.
-  deflateInit2(&stream, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+  // 16 + MAX_WBITS: a gzip header rather than a raw zlib one. Level 1: the exposition repeats
+  // itself so much that the fastest level already compresses it about tenfold, at a third of the
+  // CPU of the default level (tests/bench/exposition_bench).
+  deflateInit2(&stream, Z_BEST_SPEED, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
   std::string out(deflateBound(&stream, input.size()), '\0');
   stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
   stream.avail_in = static_cast<uInt>(input.size());
@@ -25,32 +29,30 @@ std::string Gzip(const std::string& input) {
 
 // OpenMetrics names a counter family without `_total` and its sample with it; text 0.0.4 uses one
 // name for both. Rewrites one family's fragment accordingly; other types keep their lines.
-void AppendOpenMetrics(std::string& out, const RenderedFamily& family,
-                       const std::vector<const std::string*>& samples) {
+void AppendOpenMetrics(std::string& out, const FamilyHeader& family,
+                       const std::vector<std::string_view>& samples) {
   using prometheus::MetricType;
   std::string_view base = family.name;
   const bool counter = family.type == MetricType::Counter;
   if (counter && base.ends_with("_total")) base.remove_suffix(6);
-  const std::string_view type = family.type == MetricType::Counter     ? "counter"
-                                : family.type == MetricType::Gauge     ? "gauge"
-                                : family.type == MetricType::Histogram ? "histogram"
-                                : family.type == MetricType::Summary   ? "summary"
-                                                                       : "unknown";
-  // The HELP text sits after "# HELP <name> " on the fragment's first line.
-  std::string_view header = family.header;
-  std::string_view help;
-  if (header.starts_with("# HELP ")) {
-    help = header.substr(7 + family.name.size() + 1);
-    help = help.substr(0, help.find('\n'));
-  }
-  out.append("# HELP ").append(base).append(" ").append(help).append("\n");
-  out.append("# TYPE ").append(base).append(" ").append(type).append("\n");
-  for (const std::string* fragment : samples) {
-    if (!counter || family.name.ends_with("_total")) {
-      out += *fragment;
+  const std::string_view type =
+      family.type == MetricType::Untyped ? "unknown" : TypeName(family.type);
+  out.append("# HELP ").append(base).append(" ");
+  for (char c : family.help) {  // OpenMetrics escapes quotes in HELP too
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
       continue;
     }
-    std::string_view rest = *fragment;
+    out += c;
+  }
+  out.append("\n# TYPE ").append(base).append(" ").append(type).append("\n");
+  for (std::string_view fragment : samples) {
+    if (!counter || family.name.ends_with("_total")) {
+      out += fragment;
+      continue;
+    }
+    std::string_view rest = fragment;
     while (!rest.empty()) {
       size_t end = rest.find('\n');
       std::string_view line = rest.substr(0, end == std::string_view::npos ? rest.size() : end + 1);
@@ -110,29 +112,30 @@ std::shared_ptr<const Exposition> SnapshotStore::Render(ExpositionFormat format)
 std::string MergeExposition(const std::vector<std::shared_ptr<const Snapshot>>& snapshots,
                             ExpositionFormat format) {
   struct Merged {
-    const RenderedFamily* first;
-    std::vector<const std::string*> samples;
+    const FamilyHeader* header;
+    std::vector<std::string_view> samples;
   };
   // Families of one name from many sources share one HELP/TYPE (promtool rejects a second one).
   std::map<std::string_view, Merged> by_name;
   size_t total = 0;
   for (const auto& snapshot : snapshots) {
     for (const RenderedFamily& family : snapshot->families) {
-      auto [it, inserted] = by_name.try_emplace(family.name, Merged{&family, {}});
-      if (!inserted && it->second.first->type != family.type) continue;  // never mix types
-      it->second.samples.push_back(&family.samples);
-      total += family.samples.size() + (inserted ? family.header.size() : 0);
+      const FamilyHeader& header = *family.header;
+      auto [it, inserted] = by_name.try_emplace(header.name, Merged{&header, {}});
+      if (!inserted && it->second.header->type != header.type) continue;  // never mix types
+      it->second.samples.push_back(family.samples);
+      total += family.samples.size() + (inserted ? header.text.size() : 0);
     }
   }
   std::string out;
   out.reserve(total + total / 8 + 16);
   for (const auto& [name, merged] : by_name) {
     if (format == ExpositionFormat::kOpenMetrics100) {
-      AppendOpenMetrics(out, *merged.first, merged.samples);
+      AppendOpenMetrics(out, *merged.header, merged.samples);
       continue;
     }
-    out += merged.first->header;
-    for (const std::string* samples : merged.samples) out += *samples;
+    out += merged.header->text;
+    for (std::string_view samples : merged.samples) out += samples;
   }
   if (format == ExpositionFormat::kOpenMetrics100) out += "# EOF\n";
   return out;

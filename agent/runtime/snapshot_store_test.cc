@@ -8,14 +8,12 @@
 namespace sre {
 namespace {
 
-std::shared_ptr<const Snapshot> MakeSnapshot(const std::string& check, double value) {
+std::shared_ptr<const Snapshot> CheckSnapshot(const std::string& check, double value) {
   MetricSet set;
   set.Gauge("probe_success", "Whether the probe succeeded.", {{"check", check}}, value);
   set.Counter("probe_attempts_total", "Attempts.", {{"check", check}}, 3);
   set.Counter("phpfpm_accepted_connections", "Accepted.", {{"check", check}}, 7);
-  auto snapshot = std::make_shared<Snapshot>();
-  snapshot->families = RenderFamilies(set.Take());
-  return snapshot;
+  return MakeSnapshot({}, set.Take());
 }
 
 std::string Gunzip(const std::string& compressed) {
@@ -34,8 +32,8 @@ std::string Gunzip(const std::string& compressed) {
 
 TEST(SnapshotStoreTest, MergesFamiliesWithOneHeaderEach) {
   SnapshotStore store;
-  store.Publish("tcp/b", MakeSnapshot("b", 0));
-  store.Publish("tcp/a", MakeSnapshot("a", 1));
+  store.Publish("tcp/b", CheckSnapshot("b", 0));
+  store.Publish("tcp/a", CheckSnapshot("a", 1));
   const std::string text = *store.Render(ExpositionFormat::kText004)->text();
   EXPECT_EQ(text,
             "# HELP phpfpm_accepted_connections Accepted.\n"
@@ -54,7 +52,7 @@ TEST(SnapshotStoreTest, MergesFamiliesWithOneHeaderEach) {
 
 TEST(SnapshotStoreTest, OpenMetricsNamesCountersWithTotalAndEnds) {
   SnapshotStore store;
-  store.Publish("tcp/a", MakeSnapshot("a", 1));
+  store.Publish("tcp/a", CheckSnapshot("a", 1));
   const std::string text = *store.Render(ExpositionFormat::kOpenMetrics100)->text();
   EXPECT_EQ(text,
             "# HELP phpfpm_accepted_connections Accepted.\n"
@@ -71,11 +69,11 @@ TEST(SnapshotStoreTest, OpenMetricsNamesCountersWithTotalAndEnds) {
 
 TEST(SnapshotStoreTest, RendersOncePerChange) {
   SnapshotStore store;
-  store.Publish("tcp/a", MakeSnapshot("a", 1));
+  store.Publish("tcp/a", CheckSnapshot("a", 1));
   auto first = store.Render(ExpositionFormat::kText004);
   EXPECT_EQ(first, store.Render(ExpositionFormat::kText004));
   EXPECT_EQ(first->gzip(), first->gzip());
-  store.Publish("tcp/a", MakeSnapshot("a", 0));
+  store.Publish("tcp/a", CheckSnapshot("a", 0));
   auto second = store.Render(ExpositionFormat::kText004);
   EXPECT_NE(first, second);
   EXPECT_NE(second->text()->find("probe_success{check=\"a\"} 0"), std::string::npos);
@@ -83,15 +81,15 @@ TEST(SnapshotStoreTest, RendersOncePerChange) {
 
 TEST(SnapshotStoreTest, GzipRoundTrips) {
   SnapshotStore store;
-  store.Publish("tcp/a", MakeSnapshot("a", 1));
+  store.Publish("tcp/a", CheckSnapshot("a", 1));
   auto exposition = store.Render(ExpositionFormat::kText004);
   EXPECT_EQ(Gunzip(*exposition->gzip()), *exposition->text());
 }
 
 TEST(SnapshotStoreTest, RemoveDropsSeries) {
   SnapshotStore store;
-  store.Publish("tcp/a", MakeSnapshot("a", 1));
-  store.Publish("tcp/b", MakeSnapshot("b", 1));
+  store.Publish("tcp/a", CheckSnapshot("a", 1));
+  store.Publish("tcp/b", CheckSnapshot("b", 1));
   store.Remove("tcp/a");
   const std::string text = *store.Render(ExpositionFormat::kText004)->text();
   EXPECT_EQ(text.find("check=\"a\""), std::string::npos);

@@ -36,9 +36,7 @@ class TcpExporterTest : public ::testing::Test {
   }
 
   static std::string Text(const CollectResult& result) {
-    auto snapshot = std::make_shared<Snapshot>();
-    snapshot->families = RenderFamilies(result.families);
-    return MergeExposition({snapshot}, ExpositionFormat::kText004);
+    return MergeExposition({MakeSnapshot({}, result.families)}, ExpositionFormat::kText004);
   }
 
   SystemClock clock_;

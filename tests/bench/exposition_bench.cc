@@ -29,19 +29,19 @@ std::vector<prometheus::MetricFamily> CheckFamilies(int check) {
 std::vector<std::shared_ptr<const Snapshot>> Snapshots(int checks) {
   std::vector<std::shared_ptr<const Snapshot>> snapshots;
   for (int i = 0; i < checks; ++i) {
-    auto snapshot = std::make_shared<Snapshot>();
-    snapshot->families = RenderFamilies(CheckFamilies(i));
-    snapshots.push_back(std::move(snapshot));
+    snapshots.push_back(MakeSnapshot({}, CheckFamilies(i)));
   }
   return snapshots;
 }
 
 // 100 checks x 15 series = 1,500 series.
-void BM_RenderFamiliesPerPublish(benchmark::State& state) {
+void BM_MakeSnapshotPerPublish(benchmark::State& state) {
   const auto families = CheckFamilies(1);
-  for (auto _ : state) benchmark::DoNotOptimize(RenderFamilies(families));
+  HeaderPool pool;
+  std::string scratch;
+  for (auto _ : state) benchmark::DoNotOptimize(MakeSnapshot({}, families, &pool, &scratch));
 }
-BENCHMARK(BM_RenderFamiliesPerPublish);
+BENCHMARK(BM_MakeSnapshotPerPublish);
 
 void BM_MergeExposition(benchmark::State& state) {
   const auto snapshots = Snapshots(static_cast<int>(state.range(0)));
@@ -79,10 +79,15 @@ void BM_GzipOncePerChange(benchmark::State& state) {
   SnapshotStore store;
   auto snapshots = Snapshots(100);
   for (size_t i = 0; i < snapshots.size(); ++i) store.Publish(std::to_string(i), snapshots[i]);
+  size_t plain = 0, compressed = 0;
   for (auto _ : state) {
     store.Publish("0", snapshots[0]);
-    benchmark::DoNotOptimize(store.Render(ExpositionFormat::kText004)->gzip());
+    auto exposition = store.Render(ExpositionFormat::kText004);
+    compressed = exposition->gzip()->size();
+    plain = exposition->text()->size();
   }
+  state.counters["body_bytes"] = static_cast<double>(plain);
+  state.counters["gzip_bytes"] = static_cast<double>(compressed);
 }
 BENCHMARK(BM_GzipOncePerChange);
 

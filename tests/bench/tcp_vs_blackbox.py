@@ -121,7 +121,8 @@ def run_blackbox(listener, checks, interval, workdir):
          f"--web.listen-address=127.0.0.1:{blackbox_port}", "--log.level=error"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_http(f"http://127.0.0.1:{blackbox_port}/metrics")
-    targets = ", ".join(f"'127.0.0.1:{listener.port}#{i}'" for i in range(checks))
+    # One distinct placeholder address per check; relabelling points every one at the listener.
+    targets = ", ".join(f"'c{i}:1'" for i in range(checks))
     with open(os.path.join(workdir, "prometheus.yml"), "w") as f:
         f.write(f"""global:
   scrape_interval: {interval}
@@ -134,8 +135,9 @@ scrape_configs:
       - targets: [{targets}]
     relabel_configs:
       - source_labels: [__address__]
-        regex: '(.*)#.*'
-        target_label: __param_target
+        target_label: instance
+      - target_label: __param_target
+        replacement: 127.0.0.1:{listener.port}
       - target_label: __address__
         replacement: 127.0.0.1:{blackbox_port}
 """)
@@ -185,6 +187,7 @@ def main():
     parser.add_argument("--agent", required=True)
     parser.add_argument("--window", type=float, default=30, help="seconds measured per case")
     parser.add_argument("--warmup", type=float, default=10)
+    parser.add_argument("--agent-only", action="store_true", help="skip blackbox_exporter")
     args = parser.parse_args()
     for tool in ("prometheus-blackbox-exporter", "prometheus"):
         if not shutil.which(tool):
@@ -202,6 +205,8 @@ def main():
             print(f"{'sre-agent':<10} {rate:>7} {m['connections_per_s']:>10.0f} "
                   f"{m['user_ms_per_check']:>8.3f} {m['sys_ms_per_check']:>8.3f} "
                   f"{m['VmRSS']:>8.1f} {m['RssAnon']:>8.1f} {m['RssFile']:>8.1f}", flush=True)
+        if args.agent_only:
+            continue
         with tempfile.TemporaryDirectory() as workdir:
             blackbox, prometheus = run_blackbox(listener, checks, interval, workdir)
             time.sleep(args.warmup)
