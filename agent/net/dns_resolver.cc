@@ -259,8 +259,10 @@ void CaresResolver::OnDeadline(RequestId id) {
   request.deadline_timer = 0;     // it is running now
   if (request.completed) return;  // answered already; delivery is queued
   Resolution result;
-  result.reason = Reason::kTimeout;
-  result.error = "DNS resolution timed out";
+  // A lookup that outlives the check's deadline is still a DNS failure: the reason names the
+  // component that failed, whichever of c-ares' own timeout and the deadline came first.
+  result.reason = Reason::kDnsError;
+  result.error = "no answer from the DNS servers before the deadline";
   result.elapsed = loop_.clock().Now() - request.start;
   Done done = std::move(request.done);
   Forget(request);

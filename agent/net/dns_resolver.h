@@ -18,7 +18,7 @@ namespace sre::net {
 struct Resolution {
   std::vector<IpAddress> addresses;  ///< all of the chosen family, in the order DNS gave them
   Duration elapsed{0};               ///< time spent resolving (0 for IP literals)
-  Reason reason = Reason::kNone;     ///< kDnsError or kTimeout on failure
+  Reason reason = Reason::kNone;     ///< kDnsError on any failure, the deadline included
   std::string error;                 ///< c-ares' message on failure
 };
 

@@ -12,10 +12,11 @@
 #include <cstring>
 #include <ctime>
 
+#include "agent/net/line_matcher.h"
+
 namespace sre::net {
 namespace {
 
-constexpr size_t kMaxLineBytes = 4096;
 constexpr size_t kReadChunk = 4096;
 
 std::string ErrnoMessage(std::string_view what, int error) {
@@ -102,10 +103,6 @@ class TcpDialerImpl final : public TcpDialer {
   void ContinueHandshake();
   void OnHandshakeDone();
   void RunSteps();
-  enum class Match { kMatched, kNoMatch, kError };
-  /// Consumes buffered lines up to the first one matching `step.expect`. kError (a line over
-  /// kMaxLineBytes) leaves the reason in io_reason_/io_message_.
-  Match MatchBufferedLines(const QueryStep& step);
   Io ReadMore();
   Io WriteMore();
   void SetIoError(Reason reason, std::string message);
@@ -134,9 +131,7 @@ class TcpDialerImpl final : public TcpDialer {
   size_t step_ = 0;
   bool step_matched_ = false;  // the current step's expect is satisfied
   bool sending_ = false;       // out_ holds the current step's send
-  std::string in_;
-  size_t in_pos_ = 0;  // bytes of in_ already consumed as lines
-  bool eof_ = false;
+  LineMatcher lines_;
   std::string out_;
   size_t out_pos_ = 0;
   Reason io_reason_ = Reason::kNone;
@@ -315,19 +310,19 @@ void TcpDialerImpl::RunSteps() {
   while (step_ < options_.steps.size()) {
     const QueryStep& step = options_.steps[step_];
     if (step.expect && !step_matched_) {
-      const Match match = MatchBufferedLines(step);
-      if (match == Match::kError) {
-        Fail(io_reason_, io_message_);
+      const LineMatcher::Verdict verdict = lines_.Next(*step.expect);
+      if (verdict == LineMatcher::Verdict::kLineTooLong) {
+        Fail(Reason::kProtocolError,
+             fmt::format("a line is longer than {} bytes", LineMatcher::kMaxLineBytes));
         return;
       }
-      if (match == Match::kNoMatch) {
-        if (eof_) {
-          result_.failed_due_to_regex = true;
-          Fail(
-              Reason::kBodyMismatch,
-              fmt::format("no line matched /{}/ before the connection closed", step.expect_source));
-          return;
-        }
+      if (verdict == LineMatcher::Verdict::kNoMatch) {
+        result_.failed_due_to_regex = true;
+        Fail(Reason::kBodyMismatch,
+             fmt::format("no line matched /{}/ before the connection closed", step.expect_source));
+        return;
+      }
+      if (verdict == LineMatcher::Verdict::kNeedMore) {
         switch (ReadMore()) {
           case Io::kWouldBlock:
             return;
@@ -366,38 +361,6 @@ void TcpDialerImpl::RunSteps() {
   Finish();
 }
 
-TcpDialerImpl::Match TcpDialerImpl::MatchBufferedLines(const QueryStep& step) {
-  auto test = [&](std::string_view line) {
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    return re2::RE2::PartialMatch(line, *step.expect);
-  };
-  const auto too_long = [this] {
-    SetIoError(Reason::kProtocolError,
-               fmt::format("a line is longer than {} bytes", kMaxLineBytes));
-    return Match::kError;
-  };
-  bool matched = false;
-  while (!matched) {
-    const size_t newline = in_.find('\n', in_pos_);
-    if (newline == std::string::npos) break;
-    const std::string_view line(in_.data() + in_pos_, newline - in_pos_);
-    in_pos_ = newline + 1;
-    if (line.size() > kMaxLineBytes) return too_long();
-    matched = test(line);
-  }
-  // Drop consumed lines; what stays is at most one partial line (and what follows a match).
-  in_.erase(0, in_pos_);
-  in_pos_ = 0;
-  if (matched) return Match::kMatched;
-  if (in_.size() > kMaxLineBytes) return too_long();
-  if (eof_ && !in_.empty()) {  // the last line may lack its newline
-    const std::string last = std::move(in_);
-    in_.clear();
-    matched = test(last);
-  }
-  return matched ? Match::kMatched : Match::kNoMatch;
-}
-
 TcpDialerImpl::Io TcpDialerImpl::ReadMore() {
   char buffer[kReadChunk];
   if (ssl_ != nullptr) {
@@ -405,7 +368,7 @@ TcpDialerImpl::Io TcpDialerImpl::ReadMore() {
     errno = 0;
     const int n = SSL_read(ssl_, buffer, sizeof buffer);
     if (n > 0) {
-      in_.append(buffer, static_cast<size_t>(n));
+      lines_.Append(std::string_view(buffer, static_cast<size_t>(n)));
       return Io::kOk;
     }
     const int error = SSL_get_error(ssl_, n);
@@ -418,12 +381,12 @@ TcpDialerImpl::Io TcpDialerImpl::ReadMore() {
         WaitFor(EPOLLOUT);
         return Io::kWouldBlock;
       case SSL_ERROR_ZERO_RETURN:
-        eof_ = true;
+        lines_.SetEof();
         return Io::kEof;
       case SSL_ERROR_SYSCALL:
         ERR_clear_error();
         if (sys_error == 0) {  // EOF without close_notify
-          eof_ = true;
+          lines_.SetEof();
           return Io::kEof;
         }
         break;
@@ -441,11 +404,11 @@ TcpDialerImpl::Io TcpDialerImpl::ReadMore() {
   for (;;) {
     const ssize_t n = read(fd_, buffer, sizeof buffer);
     if (n > 0) {
-      in_.append(buffer, static_cast<size_t>(n));
+      lines_.Append(std::string_view(buffer, static_cast<size_t>(n)));
       return Io::kOk;
     }
     if (n == 0) {
-      eof_ = true;
+      lines_.SetEof();
       return Io::kEof;
     }
     const int error = errno;
