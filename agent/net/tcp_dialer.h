@@ -1,6 +1,5 @@
 #pragma once
 
-#include <openssl/ssl.h>
 #include <re2/re2.h>
 
 #include <functional>
@@ -14,32 +13,9 @@
 #include "agent/core/reason.h"
 #include "agent/net/event_loop.h"
 #include "agent/net/ip_address.h"
+#include "agent/net/tls_client.h"
 
 namespace sre::net {
-
-/// TLS settings of a client connection.
-struct TlsOptions {
-  std::string ca_file;    ///< empty: the system's trust store
-  std::string cert_file;  ///< client certificate (mTLS), with key_file
-  std::string key_file;
-  std::string server_name;  ///< SNI and the name verified; empty: the target's host
-  bool insecure_skip_verify = false;
-};
-
-/// A client SSL_CTX built once per check configuration (loading a CA bundle is slow).
-/// Immutable after creation; shareable across connections on the loop thread.
-class TlsClientContext {
- public:
-  static Result<std::shared_ptr<TlsClientContext>> Create(const TlsOptions& options);
-  ~TlsClientContext();
-  SSL_CTX* get() const { return ctx_; }
-  const TlsOptions& options() const { return options_; }
-
- private:
-  TlsClientContext(SSL_CTX* ctx, TlsOptions options) : ctx_(ctx), options_(std::move(options)) {}
-  SSL_CTX* ctx_;
-  TlsOptions options_;
-};
 
 /// One step of a line-based conversation, as blackbox_exporter's query_response: first wait for
 /// a line matching `expect` (when set), then write `send` followed by "\n" (when non-empty).
