@@ -11,6 +11,7 @@
 #include "agent/net/event_loop.h"
 #include "agent/runtime/snapshot_store.h"
 #include "tests/support/loopback_servers.h"
+#include "tests/support/test_pki.h"
 
 namespace sre::exporters::tcp {
 namespace {
@@ -120,6 +121,26 @@ TEST_F(TcpExporterTest, UnresolvableNameIsADnsFailureWithoutAddress) {
   EXPECT_NE(text.find("probe_success{check=\"nowhere\",target=\"db.invalid:3306\"} 0"),
             std::string::npos)
       << text;
+}
+
+TEST_F(TcpExporterTest, ExpiredCertificateFailsButStillReportsItsExpiry) {
+  testing::TestPki pki;
+  testing::LeafOptions expired;
+  expired.not_before = -std::chrono::hours(48);
+  expired.not_after = -std::chrono::hours(24);
+  const testing::CertFiles leaf = pki.Issue("expired", expired);
+  testing::TlsServer server(leaf.cert, leaf.key);
+  auto exporter = Make("check: web\ntarget: 127.0.0.1:" + std::to_string(server.port()) +
+                       "\ntls: true\ntls_config: {ca_file: " + pki.ca_file() + "}");
+  CollectResult result = Run(*exporter);
+  EXPECT_FALSE(result.success);
+  EXPECT_EQ(result.reason, Reason::kTlsExpired) << result.message;
+  const std::string text = Text(result);
+  EXPECT_NE(text.find("probe_ssl_earliest_cert_expiry{check=\"web\""), std::string::npos) << text;
+  EXPECT_NE(text.find("reason=\"tls_expired\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("probe_tls_version_info{"), std::string::npos);
+  ASSERT_EQ(result.observations.size(), 1u);
+  EXPECT_DOUBLE_EQ(result.observations[0].figures.at("cert_expiry_unix"), leaf.not_after);
 }
 
 TEST_F(TcpExporterTest, SchemaRejectsBadTargetsAndRegexes) {
