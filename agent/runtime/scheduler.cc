@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
 
 #include "agent/core/metric_set.h"
 
@@ -212,7 +213,9 @@ void Scheduler::Publish(Instance& instance, CollectResult& result, Duration took
                  WithLabels(labels, {{"reason", std::string(ReasonName(reason))}}),
                  static_cast<double>(count));
   }
-  for (auto& family : self.Take()) families.push_back(std::move(family));
+  std::vector<prometheus::MetricFamily> own = self.Take();
+  families.reserve(families.size() + own.size());
+  std::move(own.begin(), own.end(), std::back_inserter(families));
   store_.Publish(instance.key, MakeSnapshot(std::move(status), families, &headers_, &scratch_));
 }
 

@@ -41,6 +41,7 @@ TcpExporter::TcpExporter(const TcpConfig& config, net::EventLoop& loop, net::Dns
   const auto host_port = net::HostPort::Parse(config.target);  // validated by the schema
   host_ = host_port->host;
   port_ = host_port->port;
+  literal_ = net::IpAddress::Parse(host_);
   for (const QueryStepConfig& step : config.query_response) {
     net::QueryStep compiled;
     compiled.expect_source = step.expect;
@@ -68,6 +69,12 @@ void TcpExporter::Collect(TimePoint deadline, Done done) {
   resolution_ = {};
   attempts_.clear();
   ++runs_;
+  if (literal_) {  // an IP target needs no resolver round trip
+    net::Resolution resolution;
+    resolution.addresses = {*literal_};
+    OnResolved(std::move(resolution));
+    return;
+  }
   const auto family =
       config_.preferred_ip_protocol == "ip6" ? net::IpFamily::kIp6 : net::IpFamily::kIp4;
   dns_request_ = resolver_.Resolve(host_, family, deadline, [this](net::Resolution resolution) {

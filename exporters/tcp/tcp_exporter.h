@@ -2,6 +2,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,7 @@ class TcpExporter final : public Exporter {
   net::DnsResolver& resolver_;
   std::shared_ptr<net::TlsClientContext> tls_;
   std::string host_;
+  std::optional<net::IpAddress> literal_;  // the target's host when it is an IP address
   uint16_t port_ = 0;
   std::vector<net::QueryStep> steps_;
   Labels base_labels_;
