@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <string_view>
 
 namespace sre {
@@ -16,6 +18,10 @@ void AppendValue(std::string& out, double value) {
     out += "NaN";
   } else if (std::isinf(value)) {
     out += value > 0 ? "+Inf" : "-Inf";
+  } else if (value == std::trunc(value) && std::fabs(value) < 1e15) {
+    // Counts, flags and hashes: integers print faster, and exactly as the shortest form would.
+    char buffer[24];
+    out.append(buffer, fmt::format_to(buffer, "{}", static_cast<int64_t>(value)));
   } else {
     char buffer[32];  // the shortest round-trip form of a double fits in 24 characters
     out.append(buffer, fmt::format_to_n(buffer, sizeof buffer, "{}", value).out);
@@ -23,7 +29,10 @@ void AppendValue(std::string& out, double value) {
 }
 
 void AppendEscaped(std::string& out, std::string_view text, bool quotes) {
-  if (text.find_first_of(quotes ? "\\\n\"" : "\\\n") == std::string_view::npos) {
+  const bool plain = std::none_of(text.begin(), text.end(), [quotes](char c) {
+    return c == '\\' || c == '\n' || (quotes && c == '"');
+  });
+  if (plain) {
     out.append(text);  // the usual case: nothing to escape
     return;
   }

@@ -7,8 +7,8 @@
 
 namespace sre {
 
-/// The Prometheus text format 0.0.4, written directly (about three times faster than
-/// prometheus-cpp's ostream-based serializer; ADR 0011).
+/// The Prometheus text format 0.0.4, written directly (several times faster than prometheus-cpp's
+/// ostream-based serializer; ADR 0011).
 
 /// The `# HELP` and `# TYPE` lines of a family, help escaped.
 std::string RenderHeaderText(const prometheus::MetricFamily& family);
