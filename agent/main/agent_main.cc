@@ -113,6 +113,11 @@ int Run(int argc, char** argv) {
   if (!level) return Usage("--log.level: expected debug, info, warn or error");
   const auto format = ParseLogFormat(flags->Get("log.format", "logfmt"));
   if (!format) return Usage("--log.format: expected logfmt or json");
+  const std::string telemetry_path = flags->Get("web.telemetry-path", "/metrics");
+  if (!telemetry_path.starts_with("/") || telemetry_path == "/" ||
+      telemetry_path.starts_with("/-/")) {
+    return Usage("--web.telemetry-path: expected a path like /metrics, other than / and /-/...");
+  }
 
   // One malloc arena: the loop thread does nearly all allocation, and a second arena for the HTTP
   // thread cost about 1 MiB of resident memory with 1,000 checks (docs/benchmarks.md).
@@ -144,7 +149,6 @@ int Run(int argc, char** argv) {
   server_options.error_log = [&log](std::string_view message) {
     log.WarnLimited("http server", {{"error", std::string(message)}});
   };
-  const std::string telemetry_path = flags->Get("web.telemetry-path", "/metrics");
   auto server = server::HttpServer::Start(
       server_options,
       server::AgentRoutes(
