@@ -16,9 +16,8 @@ esac
 
 # Paths relative to the checkout, so another clone (CI's) reuses the same ccache entries.
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
-if [ ! -f "build/$preset/build.ninja" ]; then
-  cmake --preset "$preset" >/dev/null
-fi
+# Configure every time (a second or two): `test` may have just installed what `run` lacked.
+cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset"
 
 if [ "$mode" = run ]; then
