@@ -4,13 +4,27 @@
 #include <fmt/format.h>
 #include <sys/epoll.h>
 
+#include <algorithm>
+#include <cctype>
 #include <deque>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
 
 namespace sre::net {
 namespace {
+
+bool IsLocalhost(std::string_view host) {
+  if (host.ends_with('.')) host.remove_suffix(1);  // the fully qualified form
+  auto lower_equals = [](std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) == y;
+           });
+  };
+  return lower_equals(host, "localhost") ||
+         (host.size() > 10 && lower_equals(host.substr(host.size() - 10), ".localhost"));
+}
 
 // c-ares' own retransmission policy. Its defaults (5 s, 4 tries, doubling) never retransmit
 // within a typical check deadline, so a single lost UDP packet would cost the whole deadline.
@@ -160,6 +174,15 @@ DnsResolver::RequestId CaresResolver::Resolve(const std::string& host, IpFamily 
     Resolution result;
     result.reason = Reason::kDnsError;
     result.error = "empty host name";
+    Complete(id, std::move(result));
+    return id;
+  }
+  // RFC 6761: "localhost" is the loopback address without asking anyone. glibc gets it from
+  // /etc/hosts, which minimal images and chroots lack; c-ares 1.18 would then ask DNS.
+  if (IsLocalhost(host)) {
+    Resolution result;
+    result.addresses.push_back(
+        *IpAddress::Parse(preferred == IpFamily::kIp6 ? "::1" : "127.0.0.1"));
     Complete(id, std::move(result));
     return id;
   }

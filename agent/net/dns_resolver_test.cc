@@ -156,6 +156,19 @@ TEST_F(DnsResolverTest, LocalhostFromTheSystemConfiguration) {
   EXPECT_EQ(Strings(result->addresses), std::vector<std::string>{"127.0.0.1"});
 }
 
+TEST_F(DnsResolverTest, LocalhostNeverAsksDns) {
+  // RFC 6761: even with only a dead server and no hosts file entry, localhost is loopback.
+  auto resolver = MakeResolver({DeadServer()});
+  for (const char* name : {"localhost", "LocalHost.", "db.localhost"}) {
+    std::optional<Resolution> result;
+    resolver->Resolve(name, IpFamily::kIp4, In(seconds(5)),
+                      [&](Resolution r) { result = std::move(r); });
+    ASSERT_TRUE(RunUntil([&] { return result.has_value(); }));
+    ASSERT_EQ(result->reason, Reason::kNone) << name << ": " << result->error;
+    EXPECT_EQ(Strings(result->addresses), std::vector<std::string>{"127.0.0.1"});
+  }
+}
+
 TEST_F(DnsResolverTest, NonexistentNameAgainstADeadServerFailsByTheDeadline) {
   auto resolver = MakeResolver({DeadServer()});
   std::optional<Resolution> result;
