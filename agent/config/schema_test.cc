@@ -253,6 +253,27 @@ TEST_F(SchemaTest, ReadsSecretsFromFiles) {
             "probe.yaml:3:1: 'password' and 'password_file' both given");
 }
 
+TEST_F(SchemaTest, FilePathsResolveNextToTheConfigAndMustBeReadable) {
+  struct WithFile {
+    FilePath ca;
+  };
+  Schema<WithFile> schema("with file");
+  schema.Field("ca", &WithFile::ca, "a CA bundle");
+  ParseContext ctx("probe.yaml", env_, dir_);
+  WithFile out;
+  auto parse = [&](const std::string& yaml) {
+    return schema.Parse(Document::FromString(yaml, "probe.yaml")->root(), ctx, out);
+  };
+  ASSERT_TRUE(parse("ca: password\n").ok());
+  EXPECT_EQ(out.ca.path, dir_ + "/password");
+  ASSERT_TRUE(parse("ca: " + dir_ + "/spaced\n").ok());
+  EXPECT_EQ(out.ca.path, dir_ + "/spaced");
+  ASSERT_TRUE(parse("ca: \"\"\n").ok());
+  EXPECT_EQ(out.ca.path, "");
+  EXPECT_EQ(parse("ca: missing.pem\n").message(),
+            "probe.yaml:1:5: cannot read \"" + dir_ + "/missing.pem\": No such file or directory");
+}
+
 TEST_F(SchemaTest, UnknownKeysListTheValidOnes) {
   EXPECT_EQ(Error("check: web\ntimout: 5s\n"),
             std::string("probe.yaml:2:1: unknown key \"timout\"; valid keys: ") + kValidKeys);

@@ -284,14 +284,16 @@ Result<std::string> ParseContext::ExpandedScalar(const YAML::Node& node) const {
   return expanded;
 }
 
+std::string ParseContext::ResolvePath(const std::string& path) const {
+  if (path.empty() || path.front() == '/' || base_dir_.empty()) return path;
+  return base_dir_ + (base_dir_.back() == '/' ? "" : "/") + path;
+}
+
 Result<std::string> ParseContext::ReadSecretFile(const YAML::Node& path_node) const {
   Result<std::string> path = ExpandedScalar(path_node);
   if (!path.ok()) return path;
   if (path->empty()) return ErrorAt(path_node, "expected the path of a secret file, got \"\"");
-  std::string full = *path;
-  if (full.front() != '/' && !base_dir_.empty()) {
-    full = base_dir_ + (base_dir_.back() == '/' ? "" : "/") + full;
-  }
+  const std::string full = ResolvePath(*path);
   Result<std::string> content = ReadFile(full, kMaxSecretBytes, /*regular_only=*/true);
   if (!content.ok()) {
     std::string quoted;

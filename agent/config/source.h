@@ -49,6 +49,9 @@ class ParseContext {
   Result<std::string> ExpandedScalar(const YAML::Node& node) const;
   /// Reads a secret file (relative paths against base_dir), trailing newlines removed.
   Result<std::string> ReadSecretFile(const YAML::Node& path_node) const;
+  /// `path` as it is when absolute, else under base_dir: files named in a config are found next
+  /// to it, wherever the agent was started from.
+  std::string ResolvePath(const std::string& path) const;
 
  private:
   std::string file_;

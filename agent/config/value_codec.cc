@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <limits>
 #include <string_view>
 #include <system_error>
@@ -189,6 +192,19 @@ Status ValueCodec<std::map<std::string, std::string>>::Parse(
     result.emplace(key, std::move(value));
   }
   out = std::move(result);
+  return Status::Ok();
+}
+
+Status ValueCodec<FilePath>::Parse(const YAML::Node& node, const ParseContext& ctx, FilePath& out) {
+  auto text = ScalarText(node, ctx, "a file path");
+  if (!text.ok()) return text.status();
+  out.path = text->empty() ? "" : ctx.ResolvePath(*text);
+  if (out.path.empty()) return Status::Ok();
+  std::FILE* file = std::fopen(out.path.c_str(), "r");
+  if (file == nullptr) {
+    return ctx.ErrorAt(node, "cannot read " + Quote(out.path) + ": " + std::strerror(errno));
+  }
+  std::fclose(file);
   return Status::Ok();
 }
 

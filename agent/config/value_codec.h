@@ -68,6 +68,20 @@ struct ValueCodec<std::vector<int64_t>> {
   static Status Parse(const YAML::Node& node, const ParseContext& ctx, std::vector<int64_t>& out);
 };
 
+/// A file the agent reads (a CA bundle, a key): relative paths are resolved against the config
+/// file's directory, and the file must be readable when the config is parsed.
+struct FilePath {
+  std::string path;  ///< resolved; empty when not set
+  bool operator==(const FilePath&) const = default;
+};
+
+template <>
+struct ValueCodec<FilePath> {
+  static std::string TypeName() { return "file path (relative to the config file)"; }
+  static std::string Format(const FilePath& v) { return v.path; }
+  static Status Parse(const YAML::Node& node, const ParseContext& ctx, FilePath& out);
+};
+
 template <>
 struct ValueCodec<std::map<std::string, std::string>> {
   static std::string TypeName() { return "map of string to string"; }

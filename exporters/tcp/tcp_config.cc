@@ -2,8 +2,6 @@
 
 #include <re2/re2.h>
 
-#include <fstream>
-
 #include "agent/net/ip_address.h"
 #include "agent/net/tcp_dialer.h"
 
@@ -17,26 +15,18 @@ std::optional<std::string> CheckRegex(const std::string& pattern) {
   return "invalid regular expression \"" + pattern + "\": " + compiled.error();
 }
 
-std::optional<std::string> CheckReadable(const std::string& path) {
-  if (path.empty() || std::ifstream(path).good()) return std::nullopt;
-  return "cannot read \"" + path + "\"";
-}
-
 const config::Schema<TlsConfig>& TlsSchema() {
   static const auto* schema = [] {
     auto* s = new config::Schema<TlsConfig>("tls_config");
     s->Field("ca_file", &TlsConfig::ca_file, "CA bundle to verify the server; default: system's");
-    s->Validate(&TlsConfig::ca_file, std::function(CheckReadable));
     s->Field("cert_file", &TlsConfig::cert_file, "client certificate (mTLS)");
-    s->Validate(&TlsConfig::cert_file, std::function(CheckReadable));
     s->Field("key_file", &TlsConfig::key_file, "client key (mTLS)");
-    s->Validate(&TlsConfig::key_file, std::function(CheckReadable));
     s->Field("server_name", &TlsConfig::server_name,
              "name sent as SNI and verified; default: the target's host");
     s->Field("insecure_skip_verify", &TlsConfig::insecure_skip_verify,
              "accept any certificate (expiry is still reported)");
     s->Check([](const TlsConfig& c) -> std::optional<std::string> {
-      if (c.cert_file.empty() != c.key_file.empty()) {
+      if (c.cert_file.path.empty() != c.key_file.path.empty()) {
         return "cert_file and key_file go together";
       }
       return std::nullopt;
@@ -64,7 +54,7 @@ const config::Schema<QueryStepConfig>& QueryStepSchema() {
 }  // namespace
 
 net::TlsOptions ToTlsOptions(const TlsConfig& config) {
-  return {config.ca_file, config.cert_file, config.key_file, config.server_name,
+  return {config.ca_file.path, config.cert_file.path, config.key_file.path, config.server_name,
           config.insecure_skip_verify};
 }
 
@@ -105,7 +95,7 @@ const config::Schema<TcpConfig>& TcpSchema() {
             "line-based steps after connecting: expect a line, then send one");
     s->Check([](const TcpConfig& c) -> std::optional<std::string> {
       const TlsConfig& t = c.tls_config;
-      const bool tls_configured = !t.ca_file.empty() || !t.cert_file.empty() ||
+      const bool tls_configured = !t.ca_file.path.empty() || !t.cert_file.path.empty() ||
                                   !t.server_name.empty() || t.insecure_skip_verify;
       if (!c.tls) {
         if (tls_configured) return "tls_config is set but tls is false: add `tls: true`";

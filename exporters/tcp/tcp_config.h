@@ -10,9 +10,9 @@
 namespace sre::exporters::tcp {
 
 struct TlsConfig {
-  std::string ca_file;
-  std::string cert_file;
-  std::string key_file;
+  config::FilePath ca_file;
+  config::FilePath cert_file;
+  config::FilePath key_file;
   std::string server_name;
   bool insecure_skip_verify = false;
 };
