@@ -42,7 +42,7 @@ class SchedulerTest : public ::testing::Test {
     }
   }
 
-  std::string Metrics() { return *store_.Render(ExpositionFormat::kText004)->text(); }
+  std::string Metrics() { return *store_.Render(ExpositionFormat::kText004); }
 
   FakeClock clock_;
   net::EventLoop loop_{clock_};

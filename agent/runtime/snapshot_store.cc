@@ -10,22 +10,59 @@
 namespace sre {
 namespace {
 
-std::string Gzip(const std::string& input) {
-  z_stream stream{};
-  // 16 + MAX_WBITS: a gzip header rather than a raw zlib one. Level 1: the exposition repeats
-  // itself so much that the fastest level already compresses it about tenfold, at a third of the
-  // CPU of the default level (tests/bench/exposition_bench).
-  deflateInit2(&stream, Z_BEST_SPEED, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&stream, input.size()), '\0');
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
-  stream.avail_in = static_cast<uInt>(input.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  deflate(&stream, Z_FINISH);
-  out.resize(stream.total_out);
-  deflateEnd(&stream);
-  return out;
-}
+// Compresses a body handed over in pieces, buffering small pieces into 64 KiB blocks so zlib
+// sees large inputs.
+class GzipStream {
+ public:
+  GzipStream() {
+    // 16 + MAX_WBITS: a gzip header rather than a raw zlib one. Level 1: the exposition repeats
+    // itself so much that the fastest level already compresses it over twentyfold, at a third of
+    // the CPU of the default level (tests/bench/exposition_bench).
+    deflateInit2(&stream_, Z_BEST_SPEED, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+    pending_.reserve(kBlock);
+  }
+  ~GzipStream() { deflateEnd(&stream_); }
+
+  void Append(std::string_view piece) {
+    if (pending_.size() + piece.size() > kBlock) Deflate(Z_NO_FLUSH);
+    if (piece.size() >= kBlock) {
+      Compress(piece, Z_NO_FLUSH);
+    } else {
+      pending_.append(piece);
+    }
+  }
+
+  std::string Finish() {
+    Deflate(Z_FINISH);
+    out_.shrink_to_fit();
+    return std::move(out_);
+  }
+
+ private:
+  static constexpr size_t kBlock = 64 * 1024;
+
+  void Deflate(int flush) {
+    Compress(pending_, flush);
+    pending_.clear();
+  }
+
+  void Compress(std::string_view input, int flush) {
+    stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
+    stream_.avail_in = static_cast<uInt>(input.size());
+    do {
+      const size_t used = out_.size();
+      out_.resize(used + deflateBound(&stream_, stream_.avail_in) + 64);
+      stream_.next_out = reinterpret_cast<Bytef*>(out_.data() + used);
+      stream_.avail_out = static_cast<uInt>(out_.size() - used);
+      deflate(&stream_, flush);
+      out_.resize(out_.size() - stream_.avail_out);
+    } while (stream_.avail_in > 0 || (flush == Z_FINISH && stream_.avail_out == 0));
+  }
+
+  z_stream stream_{};
+  std::string pending_;
+  std::string out_;
+};
 
 // OpenMetrics names a counter family without `_total` and its sample with it; text 0.0.4 uses one
 // name for both. Rewrites one family's fragment accordingly; other types keep their lines.
@@ -64,11 +101,6 @@ void AppendOpenMetrics(std::string& out, const FamilyHeader& family,
 
 }  // namespace
 
-std::shared_ptr<const std::string> Exposition::gzip() const {
-  std::call_once(gzip_once_, [this] { gzip_ = std::make_shared<const std::string>(Gzip(*text_)); });
-  return gzip_;
-}
-
 void SnapshotStore::Publish(const std::string& key, std::shared_ptr<const Snapshot> snapshot) {
   std::lock_guard lock(mutex_);
   snapshots_[key] = std::move(snapshot);
@@ -88,8 +120,10 @@ std::vector<std::shared_ptr<const Snapshot>> SnapshotStore::All() const {
   return all;
 }
 
-std::shared_ptr<const Exposition> SnapshotStore::Render(ExpositionFormat format) const {
-  const int slot = format == ExpositionFormat::kText004 ? 0 : 1;
+std::shared_ptr<const std::string> SnapshotStore::Render(ExpositionFormat format,
+                                                         ContentEncoding encoding) const {
+  const int slot = (format == ExpositionFormat::kText004 ? 0 : 2) +
+                   (encoding == ContentEncoding::kIdentity ? 0 : 1);
   std::vector<std::shared_ptr<const Snapshot>> all;
   uint64_t generation;
   {
@@ -100,44 +134,59 @@ std::shared_ptr<const Exposition> SnapshotStore::Render(ExpositionFormat format)
     for (const auto& [key, snapshot] : snapshots_) all.push_back(snapshot);
   }
   // Merge outside the lock so publishers on the loop thread never wait for a scrape.
-  auto exposition = std::make_shared<const Exposition>(MergeExposition(all, format));
+  std::shared_ptr<const std::string> body;
+  if (encoding == ContentEncoding::kGzip) {
+    GzipStream gzip;
+    MergeExposition(all, format, [&gzip](std::string_view piece) { gzip.Append(piece); });
+    body = std::make_shared<const std::string>(gzip.Finish());
+  } else {
+    body = std::make_shared<const std::string>(MergeExposition(all, format));
+  }
   std::lock_guard lock(mutex_);
   if (generation > rendered_generation_[slot]) {
     rendered_generation_[slot] = generation;
-    rendered_[slot] = exposition;
+    rendered_[slot] = body;
   }
-  return exposition;
+  return body;
 }
 
-std::string MergeExposition(const std::vector<std::shared_ptr<const Snapshot>>& snapshots,
-                            ExpositionFormat format) {
+void MergeExposition(const std::vector<std::shared_ptr<const Snapshot>>& snapshots,
+                     ExpositionFormat format, const std::function<void(std::string_view)>& emit) {
   struct Merged {
     const FamilyHeader* header;
     std::vector<std::string_view> samples;
   };
   // Families of one name from many sources share one HELP/TYPE (promtool rejects a second one).
   std::map<std::string_view, Merged> by_name;
-  size_t total = 0;
   for (const auto& snapshot : snapshots) {
     for (const RenderedFamily& family : snapshot->families) {
       const FamilyHeader& header = *family.header;
       auto [it, inserted] = by_name.try_emplace(header.name, Merged{&header, {}});
       if (!inserted && it->second.header->type != header.type) continue;  // never mix types
       it->second.samples.push_back(family.samples);
-      total += family.samples.size() + (inserted ? header.text.size() : 0);
     }
   }
-  std::string out;
-  out.reserve(total + total / 8 + 16);
+  std::string rewritten;  // OpenMetrics: one family at a time
   for (const auto& [name, merged] : by_name) {
     if (format == ExpositionFormat::kOpenMetrics100) {
-      AppendOpenMetrics(out, *merged.header, merged.samples);
+      rewritten.clear();
+      AppendOpenMetrics(rewritten, *merged.header, merged.samples);
+      emit(rewritten);
       continue;
     }
-    out += merged.header->text;
-    for (std::string_view samples : merged.samples) out += samples;
+    emit(merged.header->text);
+    for (std::string_view samples : merged.samples) emit(samples);
   }
-  if (format == ExpositionFormat::kOpenMetrics100) out += "# EOF\n";
+  if (format == ExpositionFormat::kOpenMetrics100) emit("# EOF\n");
+}
+
+std::string MergeExposition(const std::vector<std::shared_ptr<const Snapshot>>& snapshots,
+                            ExpositionFormat format) {
+  size_t total = 0;
+  for (const auto& snapshot : snapshots) total += snapshot->text.size();
+  std::string out;
+  out.reserve(total + total / 4 + 16);  // headers and OpenMetrics suffixes on top of samples
+  MergeExposition(snapshots, format, [&out](std::string_view piece) { out.append(piece); });
   return out;
 }
 

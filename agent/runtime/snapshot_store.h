@@ -1,32 +1,19 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agent/runtime/snapshot.h"
 
 namespace sre {
 
-/// A whole /metrics body, made once per change of the store and shared by every scrape until the
-/// next change. The gzip form is made on first request, once.
-class Exposition {
- public:
-  explicit Exposition(std::string text)
-      : text_(std::make_shared<const std::string>(std::move(text))) {}
-  std::shared_ptr<const std::string> text() const { return text_; }
-  /// The gzip-compressed body; thread-safe, compressed once.
-  std::shared_ptr<const std::string> gzip() const;
-
- private:
-  std::shared_ptr<const std::string> text_;
-  mutable std::once_flag gzip_once_;
-  mutable std::shared_ptr<const std::string> gzip_;
-};
-
 enum class ExpositionFormat { kText004, kOpenMetrics100 };
+enum class ContentEncoding { kIdentity, kGzip };
 
 /// The latest snapshot of every source, keyed "exporter/check". Publish swaps a pointer; a scrape
 /// takes the current exposition, re-merging fragments only when something was published since.
@@ -39,18 +26,28 @@ class SnapshotStore {
   /// Every current snapshot, ordered by key.
   std::vector<std::shared_ptr<const Snapshot>> All() const;
 
-  /// The merged exposition: families by name, `# HELP`/`# TYPE` once per family.
-  std::shared_ptr<const Exposition> Render(ExpositionFormat format) const;
+  /// The merged /metrics body (families by name, `# HELP`/`# TYPE` once per family) in one format
+  /// and encoding. Made once per change of the store and shared by every scrape until the next
+  /// change; only the forms clients ask for are made. A gzip body is compressed while merging,
+  /// so the plain text of a large exposition is never held whole for a gzip client.
+  std::shared_ptr<const std::string> Render(
+      ExpositionFormat format, ContentEncoding encoding = ContentEncoding::kIdentity) const;
 
  private:
+  static constexpr int kForms = 4;  // format x encoding
+
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<const Snapshot>> snapshots_;
   uint64_t generation_ = 1;
-  mutable uint64_t rendered_generation_[2] = {0, 0};
-  mutable std::shared_ptr<const Exposition> rendered_[2];
+  mutable uint64_t rendered_generation_[kForms] = {};
+  mutable std::shared_ptr<const std::string> rendered_[kForms];
 };
 
-/// Merges fragments of many snapshots into one body (exposed for benchmarks and tests).
+/// Merges fragments of many snapshots, handing the body to `emit` piece by piece.
+void MergeExposition(const std::vector<std::shared_ptr<const Snapshot>>& snapshots,
+                     ExpositionFormat format, const std::function<void(std::string_view)>& emit);
+
+/// The same, as one string (tests, sre-probe, benchmarks).
 std::string MergeExposition(const std::vector<std::shared_ptr<const Snapshot>>& snapshots,
                             ExpositionFormat format);
 

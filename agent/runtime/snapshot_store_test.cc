@@ -19,7 +19,7 @@ std::shared_ptr<const Snapshot> CheckSnapshot(const std::string& check, double v
 std::string Gunzip(const std::string& compressed) {
   z_stream stream{};
   inflateInit2(&stream, 16 + MAX_WBITS);
-  std::string out(1 << 20, '\0');
+  std::string out(8 << 20, '\0');
   stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()));
   stream.avail_in = static_cast<uInt>(compressed.size());
   stream.next_out = reinterpret_cast<Bytef*>(out.data());
@@ -34,7 +34,7 @@ TEST(SnapshotStoreTest, MergesFamiliesWithOneHeaderEach) {
   SnapshotStore store;
   store.Publish("tcp/b", CheckSnapshot("b", 0));
   store.Publish("tcp/a", CheckSnapshot("a", 1));
-  const std::string text = *store.Render(ExpositionFormat::kText004)->text();
+  const std::string text = *store.Render(ExpositionFormat::kText004);
   EXPECT_EQ(text,
             "# HELP phpfpm_accepted_connections Accepted.\n"
             "# TYPE phpfpm_accepted_connections counter\n"
@@ -53,7 +53,7 @@ TEST(SnapshotStoreTest, MergesFamiliesWithOneHeaderEach) {
 TEST(SnapshotStoreTest, OpenMetricsNamesCountersWithTotalAndEnds) {
   SnapshotStore store;
   store.Publish("tcp/a", CheckSnapshot("a", 1));
-  const std::string text = *store.Render(ExpositionFormat::kOpenMetrics100)->text();
+  const std::string text = *store.Render(ExpositionFormat::kOpenMetrics100);
   EXPECT_EQ(text,
             "# HELP phpfpm_accepted_connections Accepted.\n"
             "# TYPE phpfpm_accepted_connections counter\n"
@@ -72,18 +72,25 @@ TEST(SnapshotStoreTest, RendersOncePerChange) {
   store.Publish("tcp/a", CheckSnapshot("a", 1));
   auto first = store.Render(ExpositionFormat::kText004);
   EXPECT_EQ(first, store.Render(ExpositionFormat::kText004));
-  EXPECT_EQ(first->gzip(), first->gzip());
+  auto first_gzip = store.Render(ExpositionFormat::kText004, ContentEncoding::kGzip);
+  EXPECT_EQ(first_gzip, store.Render(ExpositionFormat::kText004, ContentEncoding::kGzip));
   store.Publish("tcp/a", CheckSnapshot("a", 0));
   auto second = store.Render(ExpositionFormat::kText004);
   EXPECT_NE(first, second);
-  EXPECT_NE(second->text()->find("probe_success{check=\"a\"} 0"), std::string::npos);
+  EXPECT_NE(second->find("probe_success{check=\"a\"} 0"), std::string::npos);
+  EXPECT_NE(first_gzip, store.Render(ExpositionFormat::kText004, ContentEncoding::kGzip));
 }
 
-TEST(SnapshotStoreTest, GzipRoundTrips) {
+TEST(SnapshotStoreTest, GzipRoundTripsForEveryFormat) {
   SnapshotStore store;
-  store.Publish("tcp/a", CheckSnapshot("a", 1));
-  auto exposition = store.Render(ExpositionFormat::kText004);
-  EXPECT_EQ(Gunzip(*exposition->gzip()), *exposition->text());
+  for (int i = 0; i < 2000; ++i) {  // a body larger than one compression block
+    store.Publish("tcp/" + std::to_string(i), CheckSnapshot(std::to_string(i), i % 2));
+  }
+  for (auto format : {ExpositionFormat::kText004, ExpositionFormat::kOpenMetrics100}) {
+    const std::string plain = *store.Render(format);
+    ASSERT_GT(plain.size(), 64u * 1024);
+    EXPECT_EQ(Gunzip(*store.Render(format, ContentEncoding::kGzip)), plain);
+  }
 }
 
 TEST(SnapshotStoreTest, RemoveDropsSeries) {
@@ -91,7 +98,7 @@ TEST(SnapshotStoreTest, RemoveDropsSeries) {
   store.Publish("tcp/a", CheckSnapshot("a", 1));
   store.Publish("tcp/b", CheckSnapshot("b", 1));
   store.Remove("tcp/a");
-  const std::string text = *store.Render(ExpositionFormat::kText004)->text();
+  const std::string text = *store.Render(ExpositionFormat::kText004);
   EXPECT_EQ(text.find("check=\"a\""), std::string::npos);
   EXPECT_NE(text.find("check=\"b\""), std::string::npos);
   EXPECT_EQ(store.All().size(), 1u);
@@ -99,8 +106,8 @@ TEST(SnapshotStoreTest, RemoveDropsSeries) {
 
 TEST(SnapshotStoreTest, EmptyStoreIsEmptyBody) {
   SnapshotStore store;
-  EXPECT_EQ(*store.Render(ExpositionFormat::kText004)->text(), "");
-  EXPECT_EQ(*store.Render(ExpositionFormat::kOpenMetrics100)->text(), "# EOF\n");
+  EXPECT_EQ(*store.Render(ExpositionFormat::kText004), "");
+  EXPECT_EQ(*store.Render(ExpositionFormat::kOpenMetrics100), "# EOF\n");
 }
 
 }  // namespace

@@ -63,16 +63,13 @@ std::map<std::string, HttpHandler> AgentRoutes(Agent& agent, const Clock& clock,
     if (!IsRead(request)) return MethodNotAllowed("GET, HEAD");
     const ExpositionFormat format =
         NegotiateFormat(request.Header("accept"), options.enable_openmetrics);
-    auto exposition = agent.store().Render(format);
+    const bool gzip = AcceptsGzip(request);
     HttpResponse response;
     response.content_type = format == ExpositionFormat::kText004 ? kText004 : kOpenMetrics;
     response.headers.emplace_back("Vary", "Accept, Accept-Encoding");
-    if (AcceptsGzip(request)) {
-      response.body = exposition->gzip();
-      response.headers.emplace_back("Content-Encoding", "gzip");
-    } else {
-      response.body = exposition->text();
-    }
+    if (gzip) response.headers.emplace_back("Content-Encoding", "gzip");
+    response.body =
+        agent.store().Render(format, gzip ? ContentEncoding::kGzip : ContentEncoding::kIdentity);
     return response;
   };
   routes["/"] = [&agent, &clock, options](const HttpRequest& request) {

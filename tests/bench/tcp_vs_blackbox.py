@@ -7,7 +7,7 @@ with about 1,500 series. Not a test: figures go to docs/benchmarks.md.
   python3 tests/bench/tcp_vs_blackbox.py --agent build/release/bin/sre-agent [--window 30]
 
 blackbox_exporter is driven the way it runs in production: Prometheus scrapes /probe for each
-target. Both tools connect to the same accepting listener, which counts connections, so "per
+target. sre-agent's /metrics is scraped with gzip once a second meanwhile, and that is counted. Both tools connect to the same accepting listener, which counts connections, so "per
 check" divides the tool's CPU by the connections it actually made in the window.
 """
 
@@ -81,6 +81,25 @@ def wait_http(url, timeout=30):
             pass
         time.sleep(0.1)
     raise SystemExit(f"{url} did not come up")
+
+
+class Scraper:
+    """Scrapes a /metrics URL once a second with gzip, as Prometheus would, in a thread."""
+
+    def __init__(self, url):
+        self.url = url
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop.wait(1.0):
+            request = urllib.request.Request(self.url, headers={"Accept-Encoding": "gzip"})
+            urllib.request.urlopen(request, timeout=5).read()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
 
 
 def measure(pid, listener, window):
@@ -198,9 +217,12 @@ def main():
           f"{'RSS MiB':>8} {'RssAnon':>8} {'RssFile':>8}")
     for rate, interval in ((200, "5s"), (1000, "1s")):
         with tempfile.TemporaryDirectory() as workdir:
-            process, _ = run_agent(args.agent, listener, checks, interval, workdir)
+            process, port = run_agent(args.agent, listener, checks, interval, workdir)
+            # The agent is measured while being scraped, as blackbox_exporter is while probed.
+            scraper = Scraper(f"http://127.0.0.1:{port}/metrics")
             time.sleep(args.warmup)
             m = measure(process.pid, listener, args.window)
+            scraper.close()
             stop(process)
             print(f"{'sre-agent':<10} {rate:>7} {m['connections_per_s']:>10.0f} "
                   f"{m['user_ms_per_check']:>8.3f} {m['sys_ms_per_check']:>8.3f} "
