@@ -7,7 +7,7 @@ with about 1,500 series. Not a test: figures go to docs/benchmarks.md.
   python3 tests/bench/tcp_vs_blackbox.py --agent build/release/bin/sre-agent [--window 30]
 
 blackbox_exporter is driven the way it runs in production: Prometheus scrapes /probe for each
-target. sre-agent's /metrics is scraped with gzip once a second meanwhile, and that is counted. Both tools connect to the same accepting listener, which counts connections, so "per
+target. sre-agent's /metrics is scraped with gzip every 15 s meanwhile, and that is counted. Both tools connect to the same accepting listener, which counts connections, so "per
 check" divides the tool's CPU by the connections it actually made in the window.
 """
 
@@ -84,18 +84,22 @@ def wait_http(url, timeout=30):
 
 
 class Scraper:
-    """Scrapes a /metrics URL once a second with gzip, as Prometheus would, in a thread."""
+    """Scrapes a /metrics URL with gzip every `interval` seconds, as Prometheus would (15 s is the
+    usual scrape interval), in a thread; the first scrape comes at once."""
 
-    def __init__(self, url):
+    def __init__(self, url, interval=15.0):
         self.url = url
+        self.interval = interval
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self):
-        while not self.stop.wait(1.0):
+        while True:
             request = urllib.request.Request(self.url, headers={"Accept-Encoding": "gzip"})
             urllib.request.urlopen(request, timeout=5).read()
+            if self.stop.wait(self.interval):
+                return
 
     def close(self):
         self.stop.set()
