@@ -64,6 +64,7 @@ class TypedExporterFactory : public ExporterFactory {
                              const config::ParseContext& ctx) const override {
     auto config = std::make_shared<Config>();
     if (Status s = TypedSchema().Parse(node, ctx, *config); !s.ok()) return s;
+    if (Status s = Prepare(*config, node, ctx); !s.ok()) return s;
     InstanceSpec spec;
     spec.exporter = std::string(name());
     spec.settings = config->settings;
@@ -80,6 +81,12 @@ class TypedExporterFactory : public ExporterFactory {
 
  protected:
   virtual const config::Schema<Config>& TypedSchema() const = 0;
+  /// Loads what the parsed config names (a CA bundle, a key) once, at parse time: off the loop
+  /// thread, and caught by --config.check. Errors should point at `node`.
+  virtual Status Prepare(Config& /*config*/, const YAML::Node& /*node*/,
+                         const config::ParseContext& /*ctx*/) const {
+    return Status::Ok();
+  }
   virtual std::string Target(const Config& config) const = 0;
   virtual Result<std::unique_ptr<Exporter>> Make(const Config& config, ExporterEnv& env) const = 0;
 };

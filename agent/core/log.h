@@ -51,8 +51,6 @@ class Logger {
   /// Lines held back by WarnLimited since start (sre_agent_log_messages_suppressed_total).
   uint64_t suppressed_total() const { return suppressed_total_.load(); }
 
-  void set_level(LogLevel level) { level_.store(level); }
-
  private:
   std::string Format(LogLevel level, std::string_view message,
                      std::initializer_list<LogField> fields, uint64_t repeated) const;

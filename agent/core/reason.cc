@@ -46,11 +46,4 @@ std::string_view ReasonName(Reason reason) {
   return "";
 }
 
-std::optional<Reason> ParseReason(std::string_view name) {
-  for (Reason reason : kFailureReasons) {
-    if (ReasonName(reason) == name) return reason;
-  }
-  return std::nullopt;
-}
-
 }  // namespace sre

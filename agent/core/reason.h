@@ -1,7 +1,6 @@
 #pragma once
 
 #include <array>
-#include <optional>
 #include <string_view>
 
 namespace sre {
@@ -42,6 +41,5 @@ inline constexpr std::array kFailureReasons = {
 
 /// The label value: "timeout", "dns_error", ...; "" for kNone.
 std::string_view ReasonName(Reason reason);
-std::optional<Reason> ParseReason(std::string_view name);
 
 }  // namespace sre

@@ -20,11 +20,6 @@
 
 namespace sre::server {
 
-const std::string* HttpRequest::QueryValue(const std::string& key) const {
-  auto it = query.find(key);
-  return it == query.end() ? nullptr : &it->second;
-}
-
 const std::string* HttpRequest::Header(const std::string& lower_case_name) const {
   auto it = headers.find(lower_case_name);
   return it == headers.end() ? nullptr : &it->second;

@@ -28,8 +28,6 @@ struct HttpRequest {
   std::string body{};            ///< At most `HttpServerOptions::max_request_body` bytes.
   std::string remote_address{};  ///< "127.0.0.1:51234" or "[::1]:51234".
 
-  /// The first value of query argument `key`, or nullptr.
-  const std::string* QueryValue(const std::string& key) const;
   /// The header `lower_case_name`, or nullptr.
   const std::string* Header(const std::string& lower_case_name) const;
 };

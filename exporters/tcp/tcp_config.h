@@ -1,5 +1,6 @@
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,9 @@ struct TcpConfig {
   bool tls = false;
   TlsConfig tls_config;
   std::vector<QueryStepConfig> query_response;
+
+  /// Built from tls_config when the config is parsed (not a key).
+  std::shared_ptr<net::TlsClientContext> tls_context;
 };
 
 const config::Schema<TcpConfig>& TcpSchema();

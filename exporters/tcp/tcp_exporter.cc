@@ -252,17 +252,23 @@ class TcpFactory final : public TypedExporterFactory<TcpConfig> {
   const config::Schema<TcpConfig>& TypedSchema() const override { return TcpSchema(); }
   std::string Target(const TcpConfig& config) const override { return config.target; }
 
+  Status Prepare(TcpConfig& config, const YAML::Node& node,
+                 const config::ParseContext& ctx) const override {
+    if (!config.tls) return Status::Ok();
+    auto context = net::TlsClientContext::Create(ToTlsOptions(config.tls_config));
+    if (!context.ok()) {
+      return ctx.ErrorAt(node["tls_config"] ? node["tls_config"] : node,
+                         context.status().message());
+    }
+    config.tls_context = std::move(context).value();
+    return Status::Ok();
+  }
+
   Result<std::unique_ptr<Exporter>> Make(const TcpConfig& config, ExporterEnv& env) const override {
     auto resolver = env.resolvers.Get(config.dns_servers);
     if (!resolver.ok()) return resolver.status();
-    std::shared_ptr<net::TlsClientContext> tls;
-    if (config.tls) {
-      auto context = net::TlsClientContext::Create(ToTlsOptions(config.tls_config));
-      if (!context.ok()) return context.status();
-      tls = std::move(context).value();
-    }
     return std::unique_ptr<Exporter>(
-        std::make_unique<TcpExporter>(config, env.loop, **resolver, std::move(tls)));
+        std::make_unique<TcpExporter>(config, env.loop, **resolver, config.tls_context));
   }
 };
 
