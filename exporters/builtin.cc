@@ -1,12 +1,19 @@
 #include "exporters/builtin.h"
 
+#include "exporters/http_probe/http_cli.h"
+#include "exporters/http_probe/http_exporter.h"
 #include "exporters/tcp/tcp_cli.h"
 #include "exporters/tcp/tcp_exporter.h"
 
 namespace sre::exporters {
 
-void RegisterBuiltinExporters(ExporterRegistry& registry) { registry.Add(tcp::MakeTcpFactory()); }
+void RegisterBuiltinExporters(ExporterRegistry& registry) {
+  registry.Add(tcp::MakeTcpFactory());
+  registry.Add(http_probe::MakeHttpProbeFactory());
+}
 
-std::vector<cli::ProbeCommand> BuiltinProbeCommands() { return {tcp::TcpProbeCommand()}; }
+std::vector<cli::ProbeCommand> BuiltinProbeCommands() {
+  return {tcp::TcpProbeCommand(), http_probe::HttpProbeCommand()};
+}
 
 }  // namespace sre::exporters

@@ -12,13 +12,14 @@ build_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 # clang + libclang-rt: the asan-ubsan preset and libFuzzer; prometheus: promtool;
-# dnsmasq-base: names with many addresses; chromium: the landing-page test.
+# dnsmasq-base: names with many addresses; chromium: the landing-page test;
+# prometheus-blackbox-exporter: /probe is compared with it; python3-cryptography: test certificates.
 test_packages=(
-  clang-14 libclang-rt-14-dev clang-format python3 curl openssl
-  prometheus dnsmasq-base chromium
+  clang-14 libclang-rt-14-dev clang-format python3 python3-cryptography curl openssl
+  prometheus prometheus-blackbox-exporter dnsmasq-base chromium
 )
 # Peers measured side by side in tests/bench.
-bench_packages=(prometheus-blackbox-exporter hyperfine wrk)
+bench_packages=(hyperfine wrk nginx-light)
 
 case "$profile" in
   build) wanted=("${build_packages[@]}") ;;

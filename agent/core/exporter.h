@@ -23,6 +23,8 @@ struct Observation {
   Duration duration{0};
   /// Extra figures for --output json and text ("connect_seconds": 0.0003, ...).
   std::map<std::string, double> figures;
+  /// Extra facts in words ("certificate_subject": "CN=web"), printed by sre-probe.
+  std::map<std::string, std::string> details;
 };
 
 /// The result of one collection of one exporter instance.
@@ -32,6 +34,9 @@ struct CollectResult {
   std::string message;            ///< the first failure's message, or a short OK summary
   std::vector<prometheus::MetricFamily> families;
   std::vector<Observation> observations;
+  /// Recent incidents of this check for people, newest first, one line each ("failed 11:58:53
+  /// to 11:59:21, 28 s, 127.0.0.7: status_mismatch"); the landing page lists them.
+  std::vector<std::string> incidents;
 };
 
 /// One configured instance of an exporter (a TCP check, an FPM instance). Lives on the event

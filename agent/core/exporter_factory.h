@@ -14,6 +14,7 @@
 
 namespace sre {
 namespace net {
+class CurlMulti;
 class EventLoop;
 class ResolverPool;
 }  // namespace net
@@ -22,7 +23,21 @@ class ResolverPool;
 struct ExporterEnv {
   net::EventLoop& loop;
   net::ResolverPool& resolvers;
+  net::CurlMulti& curl;  ///< libcurl multi on `loop`, shared by every HTTP transfer
   Logger& log;
+  /// Set for /probe: report exactly what the peer exporter (blackbox_exporter) reports for one
+  /// probe: its families only, without our labels (`check`, `target`, `address`) and without
+  /// counters kept across runs, for one address of the target.
+  bool peer_compatible = false;
+};
+
+/// How an exporter answers blackbox_exporter's `/probe?module=&target=`: a module says
+/// `prober: <prober>` and holds the exporter's options under the key `<prober>`, and the target
+/// fills in `target_key` of the instance config.
+struct ProbeSupport {
+  std::string_view prober;          ///< "http", "tcp"; empty: the exporter cannot serve /probe
+  std::string_view target_key;      ///< "url", "target"
+  std::string_view example_target;  ///< a valid target, to validate a module when it is loaded
 };
 
 /// One configured instance, parsed and validated, not yet running. Immutable.
@@ -44,6 +59,8 @@ class ExporterFactory {
   /// One line for --describe and --help.
   virtual std::string_view summary() const = 0;
   virtual const config::SchemaBase& schema() const = 0;
+  /// Whether and how it serves /probe; by default it does not.
+  virtual ProbeSupport probe_support() const { return {}; }
   /// Parses one instance's mapping; errors are `file:line:col: message`.
   virtual Result<InstanceSpec> Parse(const YAML::Node& node,
                                      const config::ParseContext& ctx) const = 0;

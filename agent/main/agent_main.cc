@@ -14,6 +14,7 @@
 #include "agent/main/flags.h"
 #include "agent/main/version.h"
 #include "agent/runtime/agent.h"
+#include "agent/runtime/probe_modules.h"
 #include "agent/server/agent_endpoints.h"
 #include "agent/server/http_server.h"
 #include "exporters/builtin.h"
@@ -39,7 +40,7 @@ const std::vector<cli::FlagSpec>& AgentFlags() {
       {"log.format", "FORMAT", "logfmt or json", "logfmt"},
       {"describe", "EXPORTER",
        "print an exporter's configuration keys and exit ('agent' for the "
-       "agent: section)"},
+       "agent: section, 'probe' for the probe: section)"},
       {"version", "", "print version and revision and exit"},
       {"help", "", "show this help"},
   };
@@ -57,9 +58,13 @@ int Describe(const ExporterRegistry& registry, const std::string& name) {
                stdout);
     return 0;
   }
+  if (name == "probe") {
+    std::fputs(DescribeProbeSection(registry).c_str(), stdout);
+    return 0;
+  }
   const ExporterFactory* factory = registry.Find(name);
   if (factory == nullptr) {
-    std::string names = "agent";
+    std::string names = "agent, probe";
     for (const auto& n : registry.Names()) names += ", " + n;
     return Usage(
         fmt::format("--describe: unknown exporter \"{}\"; expected one of: {}", name, names));
@@ -149,11 +154,11 @@ int Run(int argc, char** argv) {
   server_options.error_log = [&log](std::string_view message) {
     log.WarnLimited("http server", {{"error", std::string(message)}});
   };
-  auto server = server::HttpServer::Start(
-      server_options,
-      server::AgentRoutes(
-          agent, clock,
-          {telemetry_path, flags->Get("web.enable-openmetrics") == "true", kVersion, kRevision}));
+  server::Routes routes = server::AgentRoutes(
+      agent, clock,
+      {telemetry_path, flags->Get("web.enable-openmetrics") == "true", kVersion, kRevision});
+  auto server =
+      server::HttpServer::Start(server_options, std::move(routes.sync), std::move(routes.async));
   if (!server.ok()) {
     log.Error("cannot start the HTTP server", {{"error", server.status().message()}});
     return 1;

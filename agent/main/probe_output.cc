@@ -44,6 +44,9 @@ std::string RenderText(const ProbeReport& report, ExitCode code, bool color) {
         "  {:<{}}  {:<4}  {:>9}  {}{}\n", o.subject, width, o.success ? "ok" : "FAIL",
         Millis(o.duration),
         o.success ? o.message : fmt::format("{}: {}", ReasonName(o.reason), o.message), figures);
+    for (const auto& [name, value] : o.details) {
+      out += fmt::format("  {:<{}}  {}: {}\n", "", width, name, value);
+    }
   }
   return out;
 }
@@ -69,6 +72,7 @@ std::string RenderJson(const ProbeReport& report, ExitCode code) {
     item["message"] = o.message;
     item["duration_seconds"] = ToSeconds(o.duration);
     item["figures"] = o.figures;
+    item["details"] = o.details;
     json["observations"].push_back(std::move(item));
   }
   return json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";

@@ -21,7 +21,8 @@ ProbeReport Report(bool success) {
                                         report.result.reason,
                                         success ? "connected" : "refused",
                                         std::chrono::milliseconds(11),
-                                        {{"connect_seconds", 0.0105}}});
+                                        {{"connect_seconds", 0.0105}},
+                                        {{"certificate_subject", "CN=db"}}});
   return report;
 }
 
@@ -38,7 +39,8 @@ TEST(ProbeOutputTest, TextSaysWhatHappened) {
   const std::string text = Render(Report(false), ExitCode::kCritical, OutputFormat::kText, false);
   EXPECT_EQ(text,
             "CRITICAL tcp db db:3306  12.0 ms  (connection_refused: 10.0.0.1: refused)\n"
-            "  10.0.0.1  FAIL    11.0 ms  connection_refused: refused  connect 10.5 ms\n");
+            "  10.0.0.1  FAIL    11.0 ms  connection_refused: refused  connect 10.5 ms\n"
+            "            certificate_subject: CN=db\n");
 }
 
 TEST(ProbeOutputTest, JsonHasTheDocumentedFields) {
@@ -51,6 +53,7 @@ TEST(ProbeOutputTest, JsonHasTheDocumentedFields) {
   EXPECT_DOUBLE_EQ(json["duration_seconds"].get<double>(), 0.012);
   EXPECT_EQ(json["observations"][0]["subject"], "10.0.0.1");
   EXPECT_DOUBLE_EQ(json["observations"][0]["figures"]["connect_seconds"].get<double>(), 0.0105);
+  EXPECT_EQ(json["observations"][0]["details"]["certificate_subject"], "CN=db");
 }
 
 TEST(ProbeOutputTest, NagiosHasPerfdata) {

@@ -31,6 +31,7 @@ class CurlMulti {
   void Remove(CURL* easy);
 
   size_t running() const { return transfers_.size(); }
+  EventLoop& loop() const { return loop_; }
 
  private:
   explicit CurlMulti(EventLoop& loop);

@@ -125,4 +125,10 @@ std::optional<HostPort> HostPort::Parse(std::string_view text) {
   return HostPort{std::string(host), *parsed_port};
 }
 
+uint32_t AddressHash(const IpAddress& address) {
+  uint32_t hash = 2166136261u;
+  for (const uint8_t byte : address.Bytes()) hash = (hash ^ byte) * 16777619u;
+  return hash;
+}
+
 }  // namespace sre::net

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,10 @@ class IpAddress {
   IpFamily family() const { return family_; }
   /// "127.0.0.1", "::1".
   std::string ToString() const;
+  /// The address in network byte order: 4 bytes for IPv4, 16 for IPv6.
+  std::span<const uint8_t> Bytes() const {
+    return {bytes_.data(), family_ == IpFamily::kIp4 ? size_t{4} : size_t{16}};
+  }
   /// A sockaddr for `port`, ready for connect(); returns its length.
   socklen_t ToSockaddr(uint16_t port, sockaddr_storage* out) const;
 
@@ -34,6 +39,10 @@ class IpAddress {
   // defaulted operator== exists (in6_addr has no operator==, which made it deleted).
   std::array<uint8_t, 16> bytes_{};
 };
+
+/// blackbox_exporter's probe_ip_addr_hash: FNV-1a (32 bits) of the address bytes in network
+/// order, 4 for IPv4 and 16 for IPv6 (127.0.0.1 -> 3668918509).
+uint32_t AddressHash(const IpAddress& address);
 
 /// Splits "host:port" or "[v6]:port". nullopt when the port is missing or not 1..65535.
 struct HostPort {

@@ -95,5 +95,12 @@ TEST(HostPortTest, RejectsMissingOrBadPortsEmptyHostsAndJunk) {
   }
 }
 
+TEST(AddressHashTest, IsFnv1aOfTheAddressBytesAsBlackboxComputesIt) {
+  // Values from blackbox_exporter 0.23 (Go's fnv.New32a over net.IP.To4() or To16()).
+  EXPECT_EQ(AddressHash(*IpAddress::Parse("127.0.0.1")), 3668918509u);
+  EXPECT_EQ(AddressHash(*IpAddress::Parse("10.1.2.3")), 2037296051u);
+  EXPECT_EQ(AddressHash(*IpAddress::Parse("::1")), 1751717746u);
+}
+
 }  // namespace
 }  // namespace sre::net

@@ -4,7 +4,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include <ctime>
+#include "agent/net/certificate.h"
 
 namespace sre::net {
 
@@ -24,10 +24,8 @@ std::string OpenSslErrors() {
 std::optional<double> EarliestCertExpiry(const SSL* ssl) {
   std::optional<double> earliest;
   auto consider = [&earliest](const X509* cert) {
-    std::tm tm{};
-    if (cert == nullptr || ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) return;
-    const auto seconds = static_cast<double>(timegm(&tm));
-    if (!earliest || seconds < *earliest) earliest = seconds;
+    const auto seconds = NotAfterUnix(cert);
+    if (seconds && (!earliest || *seconds < *earliest)) earliest = seconds;
   };
   // On the client side the chain includes the leaf.
   if (STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl)) {

@@ -10,8 +10,19 @@ namespace {
 constexpr Duration kSelfRefresh = std::chrono::seconds(1);
 constexpr Duration kReadinessPoll = std::chrono::milliseconds(20);
 constexpr auto kApplyWait = std::chrono::seconds(10);
+// How long past its deadline a /probe run may go before the agent abandons it: exporters enforce
+// their own deadline, this only guards against one that does not.
+constexpr Duration kProbeGrace = std::chrono::seconds(1);
 
 }  // namespace
+
+struct Agent::ProbeRun {
+  ExporterEnv env;  // the agent's, with peer_compatible set; outlives the exporter
+  std::unique_ptr<Exporter> exporter;
+  net::EventLoop::TimerId guard = 0;
+};
+
+namespace {}  // namespace
 
 Agent::Agent(const ExporterRegistry& registry, Logger& log, const Clock& clock,
              AgentOptions options)
@@ -22,7 +33,8 @@ Agent::Agent(const ExporterRegistry& registry, Logger& log, const Clock& clock,
       start_time_unix_(clock.WallSeconds()),
       loop_(clock),
       resolvers_(loop_),
-      env_{loop_, resolvers_, log_},
+      curl_(net::CurlMulti::Create(loop_).value()),
+      env_{loop_, resolvers_, *curl_, log_, false},
       scheduler_(env_, registry_, store_) {}
 
 Agent::~Agent() { Stop(); }
@@ -34,6 +46,8 @@ Status Agent::Start() {
   RefreshSelfSnapshot();
   WatchReadiness();
   thread_ = std::thread([this] { loop_.Run(); });
+  std::lock_guard lock(probe_mutex_);
+  accepting_probes_ = true;
   return Status::Ok();
 }
 
@@ -60,6 +74,7 @@ Status Agent::Apply(AgentConfig config) {
   if (applied.ok()) {
     last_reload_success_unix_ = clock_.WallSeconds();
     checks_by_exporter_.assign(counts.begin(), counts.end());
+    probe_config_ = std::make_shared<const ProbeConfig>(std::move(config.probe));
   }
   return applied;
 }
@@ -84,9 +99,91 @@ Status Agent::Reload() {
 }
 
 void Agent::Stop() {
+  {
+    std::lock_guard lock(probe_mutex_);
+    accepting_probes_ = false;
+  }
   if (!thread_.joinable()) return;
   loop_.Stop();
   thread_.join();
+  // The loop is gone, so its runs can be dropped from here; their requests still get an answer.
+  for (auto& [id, run] : probe_runs_) run->exporter->Cancel();
+  probe_runs_.clear();
+  std::map<uint64_t, ProbeDone> abandoned;
+  {
+    std::lock_guard lock(probe_mutex_);
+    abandoned.swap(pending_probes_);
+  }
+  for (auto& [id, done] : abandoned) done(Status::Error("sre-agent is stopping"));
+}
+
+std::shared_ptr<const ProbeConfig> Agent::probe_config() const {
+  std::lock_guard lock(state_mutex_);
+  return probe_config_;
+}
+
+void Agent::Probe(InstanceSpec spec, Duration timeout, ProbeDone done) {
+  if (registry_.Find(spec.exporter) == nullptr) {
+    done(Status::Error("unknown exporter \"" + spec.exporter + "\""));
+    return;
+  }
+  const TimePoint deadline = clock_.Now() + std::max(timeout, Duration::zero());
+  uint64_t id = 0;
+  {
+    std::lock_guard lock(probe_mutex_);
+    if (accepting_probes_) {
+      id = next_probe_id_++;
+      pending_probes_.emplace(id, std::move(done));
+    }
+  }
+  if (id == 0) {
+    done(Status::Error("sre-agent is not running"));
+    return;
+  }
+  loop_.Post([this, id, spec = std::move(spec), deadline] { StartProbe(id, spec, deadline); });
+}
+
+void Agent::StartProbe(uint64_t id, const InstanceSpec& spec, TimePoint deadline) {
+  auto run = std::make_unique<ProbeRun>(ProbeRun{env_, nullptr, 0});
+  run->env.peer_compatible = true;
+  auto exporter = registry_.Find(spec.exporter)->Create(spec, run->env);
+  if (!exporter.ok()) {
+    FinishProbe(id, exporter.status());
+    return;
+  }
+  run->exporter = std::move(exporter).value();
+  ProbeRun& started = *run;
+  probe_runs_[id] = std::move(run);
+  started.guard = loop_.AddTimer(deadline + kProbeGrace, [this, id] {
+    auto it = probe_runs_.find(id);
+    if (it == probe_runs_.end()) return;
+    it->second->exporter->Cancel();
+    probe_runs_.erase(it);
+    CollectResult overran;
+    overran.reason = Reason::kTimeout;
+    overran.message = "the probe did not finish by its deadline";
+    FinishProbe(id, std::move(overran));
+  });
+  started.exporter->Collect(deadline, [this, id](CollectResult result) {
+    if (auto it = probe_runs_.find(id); it != probe_runs_.end()) {
+      loop_.CancelTimer(it->second->guard);
+    }
+    FinishProbe(id, std::move(result));
+    // Not destroyed here, inside the exporter's own call: on the next iteration.
+    loop_.Post([this, id] { probe_runs_.erase(id); });
+  });
+}
+
+void Agent::FinishProbe(uint64_t id, Result<CollectResult> result) {
+  ProbeDone done;
+  {
+    std::lock_guard lock(probe_mutex_);
+    auto it = pending_probes_.find(id);
+    if (it == pending_probes_.end()) return;
+    done = std::move(it->second);
+    pending_probes_.erase(it);
+  }
+  done(std::move(result));
 }
 
 AgentState Agent::state() const {
@@ -106,7 +203,9 @@ void Agent::RefreshSelfSnapshot() {
     facts.last_reload_success_unix = last_reload_success_unix_;
     facts.checks_by_exporter = checks_by_exporter_;
   }
-  store_.Publish("agent/self", MakeSnapshot({}, AgentFamilies(facts)));
+  std::vector<prometheus::MetricFamily> families = AgentFamilies(facts);
+  for (auto& family : scheduler_.SelfFamilies()) families.push_back(std::move(family));
+  store_.Publish("agent/self", MakeSnapshot({}, families));
 }
 
 void Agent::WatchReadiness() {

@@ -11,6 +11,7 @@ namespace sre {
 namespace {
 
 constexpr std::string_view kAgentSection = "agent";
+constexpr std::string_view kProbeSection = "probe";
 
 // A default timeout leaves a fifth of the interval free, so runs of one check never overlap.
 Duration DefaultTimeout(Duration agent_timeout, Duration interval) {
@@ -83,7 +84,7 @@ Result<AgentConfig> ParseAgentConfig(const config::Document& document,
   const YAML::Node& root = document.root();
   if (!root.IsDefined() || root.IsNull()) return agent_config;
 
-  std::vector<std::string> sections{std::string(kAgentSection)};
+  std::vector<std::string> sections{std::string(kAgentSection), std::string(kProbeSection)};
   for (const std::string& name : registry.Names()) sections.push_back(name);
   if (Status s = config::internal::CheckMapping(root, sections, ctx); !s.ok()) return s;
 
@@ -96,6 +97,12 @@ Result<AgentConfig> ParseAgentConfig(const config::Document& document,
   for (const auto& item : root) {
     const std::string section = item.first.Scalar();
     if (section == kAgentSection) continue;
+    if (section == kProbeSection) {
+      auto probe = ParseProbeConfig(item.second, registry, ctx);
+      if (!probe.ok()) return probe.status();
+      agent_config.probe = std::move(probe).value();
+      continue;
+    }
     const ExporterFactory* factory = registry.Find(section);
     if (Status s =
             ParseSection(item.second, *factory, ctx, agent_config.settings, agent_config.instances);

@@ -8,6 +8,7 @@
 #include "agent/config/source.h"
 #include "agent/core/exporter_factory.h"
 #include "agent/core/exporter_registry.h"
+#include "agent/runtime/probe_modules.h"
 
 namespace sre {
 
@@ -18,11 +19,13 @@ struct AgentSettings {
 };
 
 /// A whole agent config file, validated: every instance parsed by its exporter's schema, with its
-/// effective interval and timeout filled in (timeout always below the interval). Immutable.
+/// effective interval and timeout filled in (timeout always below the interval), and the `probe:`
+/// section's modules and allowlist. Immutable.
 struct AgentConfig {
   std::string file;
   AgentSettings settings;
   std::vector<InstanceSpec> instances;
+  ProbeConfig probe;
 };
 
 /// Reads `path` (YAML) and validates everything before anything runs: unknown sections or keys,

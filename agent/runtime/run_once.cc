@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "agent/net/curl_multi.h"
 #include "agent/net/dns_resolver.h"
 #include "agent/net/event_loop.h"
 
@@ -12,7 +13,9 @@ Result<CollectResult> RunOnce(const ExporterFactory& factory, const InstanceSpec
   SystemClock clock;
   net::EventLoop loop(clock);
   net::ResolverPool resolvers(loop);
-  ExporterEnv env{loop, resolvers, log};
+  auto curl = net::CurlMulti::Create(loop);
+  if (!curl.ok()) return curl.status();
+  ExporterEnv env{loop, resolvers, **curl, log, false};
   auto exporter = factory.Create(spec, env);
   if (!exporter.ok()) return exporter.status();
   std::optional<CollectResult> result;

@@ -45,7 +45,12 @@ struct Scheduler::Instance {
 };
 
 Scheduler::Scheduler(ExporterEnv& env, const ExporterRegistry& registry, SnapshotStore& store)
-    : env_(env), registry_(registry), store_(store) {}
+    : env_(env),
+      registry_(registry),
+      store_(store),
+      // From a loop keeping up (tens of microseconds) to one that is badly behind.
+      start_lateness_(
+          {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}) {}
 
 Scheduler::~Scheduler() {
   for (auto& [key, instance] : instances_) {
@@ -123,6 +128,7 @@ void Scheduler::ScheduleTick(Instance& instance, TimePoint when) {
 void Scheduler::Tick(Instance& instance) {
   const Duration interval = instance.spec.settings.interval;
   const TimePoint now = env_.loop.clock().Now();
+  start_lateness_.Observe(ToSeconds(now - instance.next_tick));
   // Fixed rate: the next tick keeps its phase. When the loop fell behind by whole intervals,
   // those ticks are counted as skipped rather than run in a burst.
   TimePoint next = instance.next_tick + interval;
@@ -176,9 +182,16 @@ void Scheduler::Finish(Instance& instance, CollectResult result) {
 void Scheduler::Publish(Instance& instance, CollectResult& result, Duration took) {
   const CheckSettings& settings = instance.spec.settings;
   const double now_unix = env_.loop.clock().WallSeconds();
-  CheckStatus status{
-      instance.spec.exporter, settings.check, instance.spec.target, true,    result.success,
-      result.reason,          result.message, ToSeconds(took),      now_unix};
+  CheckStatus status{instance.spec.exporter,
+                     settings.check,
+                     instance.spec.target,
+                     true,
+                     result.success,
+                     result.reason,
+                     result.message,
+                     ToSeconds(took),
+                     now_unix,
+                     std::move(result.incidents)};
 
   // The check's extra labels go on every series it exports, whatever the exporter.
   std::vector<prometheus::MetricFamily> families = std::move(result.families);
@@ -217,6 +230,14 @@ void Scheduler::Publish(Instance& instance, CollectResult& result, Duration took
   families.reserve(families.size() + own.size());
   std::move(own.begin(), own.end(), std::back_inserter(families));
   store_.Publish(instance.key, MakeSnapshot(std::move(status), families, &headers_, &scratch_));
+}
+
+std::vector<prometheus::MetricFamily> Scheduler::SelfFamilies() const {
+  MetricSet set;
+  set.Histogram("sre_agent_collect_start_lateness_seconds",
+                "How long after its tick was due each run started, over every check.", {},
+                start_lateness_.ToMetric());
+  return set.Take();
 }
 
 }  // namespace sre

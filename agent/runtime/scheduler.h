@@ -8,6 +8,7 @@
 #include "agent/core/exporter_factory.h"
 #include "agent/core/exporter_registry.h"
 #include "agent/core/log.h"
+#include "agent/core/metric_set.h"
 #include "agent/net/event_loop.h"
 #include "agent/runtime/snapshot_store.h"
 
@@ -33,6 +34,10 @@ class Scheduler {
 
   size_t size() const { return instances_.size(); }
 
+  /// The scheduler's own series: how late runs start after their tick was due (a loop that
+  /// falls behind shows here first).
+  std::vector<prometheus::MetricFamily> SelfFamilies() const;
+
  private:
   struct Instance;
 
@@ -47,6 +52,7 @@ class Scheduler {
   std::map<std::string, std::unique_ptr<Instance>> instances_;  // key: "exporter/check"
   HeaderPool headers_;
   std::string scratch_;  // reused render buffer
+  Histogram start_lateness_;
 };
 
 /// The store key of an instance.

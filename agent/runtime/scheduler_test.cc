@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "agent/net/curl_multi.h"
 #include "agent/net/dns_resolver.h"
 #include "tests/support/fake_exporter.h"
 
@@ -48,12 +49,32 @@ class SchedulerTest : public ::testing::Test {
   net::EventLoop loop_{clock_};
   net::ResolverPool resolvers_{loop_};
   Logger log_{LogLevel::kError, LogFormat::kLogfmt, stderr, clock_};
-  ExporterEnv env_{loop_, resolvers_, log_};
+  std::unique_ptr<net::CurlMulti> curl_ = net::CurlMulti::Create(loop_).value();
+  ExporterEnv env_{loop_, resolvers_, *curl_, log_, false};
   ExporterRegistry registry_;
   FakeFactory* factory_;
   SnapshotStore store_;
   Scheduler scheduler_{env_, registry_, store_};
 };
+
+// A loop that wakes late makes runs start late: the lateness histogram records by how much.
+TEST_F(SchedulerTest, RecordsHowLateRunsStart) {
+  ASSERT_TRUE(scheduler_.Apply({Spec("a", milliseconds(100), milliseconds(80))}).ok());
+  Advance(milliseconds(100));
+  ASSERT_EQ(factory_->log->collects, 1);
+  const TimePoint started = factory_->log->deadlines[0] - milliseconds(80);
+  factory_->made[0]->Complete(true, 1);
+  // One wake-up, 30 ms after the second tick was due.
+  clock_.Advance(started + milliseconds(130) - clock_.Now());
+  loop_.RunOnce(Duration(0));
+  ASSERT_EQ(factory_->log->collects, 2);
+  const auto families = scheduler_.SelfFamilies();
+  ASSERT_EQ(families.size(), 1u);
+  const auto& histogram = families[0].metric.at(0).histogram;
+  EXPECT_EQ(families[0].name, "sre_agent_collect_start_lateness_seconds");
+  EXPECT_EQ(histogram.sample_count, 2u);
+  EXPECT_NEAR(histogram.sample_sum, 0.030, 0.002);
+}
 
 TEST_F(SchedulerTest, RunsOnItsIntervalWithDeadlineAndPublishes) {
   ASSERT_TRUE(scheduler_.Apply({Spec("a", milliseconds(100), milliseconds(80))}).ok());

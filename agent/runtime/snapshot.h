@@ -46,7 +46,8 @@ struct CheckStatus {
   Reason reason = Reason::kNone;
   std::string message;
   double duration_seconds = 0;
-  double time_unix = 0;  ///< when the run finished
+  double time_unix = 0;                ///< when the run finished
+  std::vector<std::string> incidents;  ///< CollectResult::incidents
 };
 
 /// The latest result of one source (a check, or the agent itself), immutable once published so

@@ -41,7 +41,7 @@ LandingPage MakeLandingPage(const Agent& agent, const Clock& clock,
     if (s.check.empty()) continue;  // the agent's own series
     page.checks.push_back({s.exporter, s.check, s.target, s.ran, s.success,
                            std::string(ReasonName(s.reason)), s.message, s.duration_seconds,
-                           s.time_unix});
+                           s.time_unix, s.incidents});
   }
   return page;
 }
@@ -56,9 +56,9 @@ ExpositionFormat NegotiateFormat(const std::string* accept, bool enable_openmetr
   return ExpositionFormat::kText004;
 }
 
-std::map<std::string, HttpHandler> AgentRoutes(Agent& agent, const Clock& clock,
-                                               EndpointOptions options) {
-  std::map<std::string, HttpHandler> routes;
+Routes AgentRoutes(Agent& agent, const Clock& clock, EndpointOptions options) {
+  Routes all;
+  std::map<std::string, HttpHandler>& routes = all.sync;
   routes[options.telemetry_path] = [&agent, options](const HttpRequest& request) {
     if (!IsRead(request)) return MethodNotAllowed("GET, HEAD");
     const ExpositionFormat format =
@@ -93,7 +93,8 @@ std::map<std::string, HttpHandler> AgentRoutes(Agent& agent, const Clock& clock,
     return HttpResponse::Text(
         500, "configuration rejected, the previous one keeps running: " + status.message() + "\n");
   };
-  return routes;
+  all.async["/probe"] = ProbeHandler(agent, clock, options.probe);
+  return all;
 }
 
 }  // namespace sre::server

@@ -16,6 +16,9 @@
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <mutex>
+#include <optional>
+#include <set>
 #include <system_error>
 
 namespace sre::server {
@@ -170,7 +173,8 @@ Result<ListenSocket> OpenListenSocket(const std::string& text, const ListenAddre
 }
 
 Status ValidateOptions(const HttpServerOptions& options,
-                       const std::map<std::string, HttpHandler>& routes) {
+                       const std::map<std::string, HttpHandler>& routes,
+                       const std::map<std::string, AsyncHttpHandler>& async_routes) {
   if (options.listen_addresses.empty()) return Status::Error("no listen address");
   if (options.threads == 0) return Status::Error("http server: threads must be at least 1");
   if (options.connection_limit < options.threads) {
@@ -187,7 +191,40 @@ Status ValidateOptions(const HttpServerOptions& options,
     }
     if (!handler) return Status::Error(fmt::format("http server: route {} has no handler", path));
   }
+  for (const auto& [path, handler] : async_routes) {
+    if (path.empty() || path.front() != '/') {
+      return Status::Error(fmt::format("http server: route \"{}\" must start with /", path));
+    }
+    if (!handler) return Status::Error(fmt::format("http server: route {} has no handler", path));
+    if (routes.count(path) != 0) {
+      return Status::Error(
+          fmt::format("http server: route {} is both synchronous and asynchronous", path));
+    }
+  }
   return Status::Ok();
+}
+
+/// One asynchronous request, shared by its connection and the handler's `respond`, which may
+/// outlive both the connection and the server. Every field is guarded by `mutex`.
+struct AsyncCall {
+  std::mutex mutex;
+  MHD_Connection* connection = nullptr;  // valid while the request is not completed
+  bool suspended = false;                // suspended and not resumed yet
+  bool responded = false;                // the answer is decided; later responds are ignored
+  std::optional<HttpResponse> response;  // the answer, until the resumed connection queues it
+};
+
+/// `respond` of an asynchronous request: keeps the first answer and resumes the connection, which
+/// then queues it on its server thread.
+void Respond(AsyncCall& call, HttpResponse response) noexcept {
+  std::lock_guard lock(call.mutex);
+  if (call.responded) return;
+  call.responded = true;
+  call.response = std::move(response);
+  if (call.suspended) {
+    call.suspended = false;
+    MHD_resume_connection(call.connection);
+  }
 }
 
 /// libmicrohttpd's free callback for a body it was given without copying.
@@ -233,14 +270,40 @@ MHD_Result CollectHeader(void* cls, MHD_ValueKind, const char* key, size_t key_s
 struct HttpServer::Impl {
   /// Per request, from the first call of the access handler to the completion callback.
   struct RequestState {
-    const HttpHandler* handler = nullptr;  // nullptr once answered early (404, 413).
+    // Both nullptr once answered early (404, 413).
+    const HttpHandler* handler = nullptr;
+    const AsyncHttpHandler* async_handler = nullptr;
     std::string body;
     bool body_too_large = false;
+    std::shared_ptr<AsyncCall> call;  // once the asynchronous handler has been called
+
+    bool routed() const { return handler != nullptr || async_handler != nullptr; }
   };
 
-  Impl(HttpServerOptions options_in, std::map<std::string, HttpHandler> routes_in)
-      : options(std::move(options_in)), routes(std::move(routes_in)) {}
+  Impl(HttpServerOptions options_in, std::map<std::string, HttpHandler> routes_in,
+       std::map<std::string, AsyncHttpHandler> async_routes_in)
+      : options(std::move(options_in)),
+        routes(std::move(routes_in)),
+        async_routes(std::move(async_routes_in)) {}
   ~Impl() {
+    // libmicrohttpd must not be stopped with suspended connections: resume each (it is then
+    // answered 503, or closed if the daemon stops first) and suspend no more.
+    std::vector<std::shared_ptr<AsyncCall>> calls;
+    {
+      std::lock_guard lock(suspended_mutex);
+      stopping = true;
+      calls.assign(suspended.begin(), suspended.end());
+    }
+    for (const auto& call : calls) {
+      std::lock_guard lock(call->mutex);
+      if (!call->suspended) continue;
+      if (!call->responded) {
+        call->responded = true;
+        call->response = ShuttingDown();
+      }
+      call->suspended = false;
+      MHD_resume_connection(call->connection);
+    }
     for (MHD_Daemon* daemon : daemons) MHD_stop_daemon(daemon);
   }
 
@@ -255,16 +318,27 @@ struct HttpServer::Impl {
 
   MHD_Result Answer(MHD_Connection* connection, const char* url, const char* method,
                     RequestState& state);
+  MHD_Result AnswerAsync(MHD_Connection* connection, const HttpRequest& request,
+                         RequestState& state);
+  MHD_Result AnswerResumed(MHD_Connection* connection, RequestState& state);
   MHD_Result Queue(MHD_Connection* connection, const HttpResponse& response);
   void Log(std::string_view message) const noexcept;
   HttpResponse BodyTooLarge() const {
     return HttpResponse::Text(
         413, fmt::format("request body too large (limit {} bytes)\n", options.max_request_body));
   }
+  static HttpResponse ShuttingDown() {
+    return HttpResponse::Text(503, "the server is shutting down\n");
+  }
 
   const HttpServerOptions options;
   const std::map<std::string, HttpHandler> routes;
+  const std::map<std::string, AsyncHttpHandler> async_routes;
   std::vector<MHD_Daemon*> daemons;
+
+  std::mutex suspended_mutex;                      // taken before any AsyncCall::mutex
+  bool stopping = false;                           // guarded by suspended_mutex
+  std::set<std::shared_ptr<AsyncCall>> suspended;  // guarded by suspended_mutex
 };
 
 Result<MHD_Daemon*> HttpServer::Impl::StartDaemon(const std::string& address, int listen_fd) {
@@ -284,10 +358,11 @@ Result<MHD_Daemon*> HttpServer::Impl::StartDaemon(const std::string& address, in
        static_cast<intptr_t>(options.threads), nullptr},
       {MHD_OPTION_END, 0, nullptr},
   };
-  MHD_Daemon* daemon = MHD_start_daemon(
-      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, /*port=*/0,
-      /*apc=*/nullptr, /*apc_cls=*/nullptr, &Impl::OnRequest, this, MHD_OPTION_ARRAY, items,
-      MHD_OPTION_END);
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+  if (!async_routes.empty()) flags |= MHD_ALLOW_SUSPEND_RESUME;
+  MHD_Daemon* daemon = MHD_start_daemon(flags, /*port=*/0,
+                                        /*apc=*/nullptr, /*apc_cls=*/nullptr, &Impl::OnRequest,
+                                        this, MHD_OPTION_ARRAY, items, MHD_OPTION_END);
   if (daemon == nullptr) {
     // libmicrohttpd 0.9.75 closes `listen_fd` on some failure paths (thread creation) and not on
     // others (option checks), so it is left alone here: a leaked descriptor in a process that
@@ -310,7 +385,8 @@ MHD_Result HttpServer::Impl::OnRequest(void* cls, MHD_Connection* connection, co
       state = new RequestState;
       *request_state = state;
       auto route = self->routes.find(url);
-      if (route == self->routes.end()) {
+      auto async_route = self->async_routes.find(url);
+      if (route == self->routes.end() && async_route == self->async_routes.end()) {
         return self->Queue(connection, HttpResponse::Text(404, "404 page not found\n"));
       }
       const char* length =
@@ -322,12 +398,16 @@ MHD_Result HttpServer::Impl::OnRequest(void* cls, MHD_Connection* connection, co
         // Answered before the body is read: no "100 Continue", and the connection is closed.
         return self->Queue(connection, self->BodyTooLarge());
       }
-      state->handler = &route->second;
+      if (route != self->routes.end()) {
+        state->handler = &route->second;
+      } else {
+        state->async_handler = &async_route->second;
+      }
       return MHD_YES;
     }
     if (*upload_data_size != 0) {
       // A chunk of the body; a chunked body has no Content-Length to refuse it early.
-      if (state->handler != nullptr && !state->body_too_large) {
+      if (state->routed() && !state->body_too_large) {
         if (*upload_data_size > self->options.max_request_body - state->body.size()) {
           state->body_too_large = true;
           std::string().swap(state->body);
@@ -338,7 +418,8 @@ MHD_Result HttpServer::Impl::OnRequest(void* cls, MHD_Connection* connection, co
       *upload_data_size = 0;
       return MHD_YES;
     }
-    if (state->handler == nullptr) return MHD_YES;  // Already answered.
+    if (!state->routed()) return MHD_YES;  // Already answered.
+    if (state->call != nullptr) return self->AnswerResumed(connection, *state);
     if (state->body_too_large) return self->Queue(connection, self->BodyTooLarge());
     return self->Answer(connection, url, method, *state);
   } catch (...) {
@@ -347,10 +428,22 @@ MHD_Result HttpServer::Impl::OnRequest(void* cls, MHD_Connection* connection, co
   }
 }
 
-void HttpServer::Impl::OnRequestCompleted(void* /*cls*/, MHD_Connection* /*connection*/,
+void HttpServer::Impl::OnRequestCompleted(void* cls, MHD_Connection* /*connection*/,
                                           void** request_state,
                                           MHD_RequestTerminationCode /*termination*/) noexcept {
-  delete static_cast<RequestState*>(*request_state);
+  auto* self = static_cast<Impl*>(cls);
+  auto* state = static_cast<RequestState*>(*request_state);
+  if (state != nullptr && state->call != nullptr) {
+    std::lock_guard registry_lock(self->suspended_mutex);
+    self->suspended.erase(state->call);
+    std::lock_guard lock(state->call->mutex);
+    // A `respond` still to come finds the request answered and leaves the connection alone.
+    state->call->responded = true;
+    state->call->suspended = false;
+    state->call->connection = nullptr;
+    state->call->response.reset();
+  }
+  delete state;
   *request_state = nullptr;
 }
 
@@ -386,6 +479,7 @@ MHD_Result HttpServer::Impl::Answer(MHD_Connection* connection, const char* url,
           MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS)) {
     request.remote_address = FormatSocketAddress(info->client_addr);
   }
+  if (state.async_handler != nullptr) return AnswerAsync(connection, request, state);
   HttpResponse response;
   try {
     response = (*state.handler)(request);
@@ -398,6 +492,59 @@ MHD_Result HttpServer::Impl::Answer(MHD_Connection* connection, const char* url,
     response = HttpResponse::Text(500, "internal error\n");
   }
   return Queue(connection, response);
+}
+
+MHD_Result HttpServer::Impl::AnswerAsync(MHD_Connection* connection, const HttpRequest& request,
+                                         RequestState& state) {
+  auto call = std::make_shared<AsyncCall>();
+  call->connection = connection;
+  state.call = call;
+  HttpRespond respond = [call](HttpResponse response) { Respond(*call, std::move(response)); };
+  try {
+    (*state.async_handler)(request, std::move(respond));
+  } catch (const std::exception& e) {
+    Log(fmt::format("handler for {} {} threw: {}", request.method, request.path, e.what()));
+    Respond(*call, HttpResponse::Text(500, "internal error\n"));
+  } catch (...) {
+    Log(fmt::format("handler for {} {} threw a non-standard exception", request.method,
+                    request.path));
+    Respond(*call, HttpResponse::Text(500, "internal error\n"));
+  }
+  std::unique_lock registry_lock(suspended_mutex);
+  std::unique_lock lock(call->mutex);
+  if (!call->responded && stopping) {
+    call->responded = true;
+    call->response = ShuttingDown();
+  }
+  if (call->responded) {  // answered already, on this thread or another: no need to wait
+    HttpResponse response =
+        call->response ? std::move(*call->response) : HttpResponse::Text(500, "internal error\n");
+    call->response.reset();
+    lock.unlock();
+    registry_lock.unlock();
+    return Queue(connection, response);
+  }
+  // Until `respond` resumes it, libmicrohttpd leaves the connection alone and serves others.
+  suspended.insert(call);
+  call->suspended = true;
+  MHD_suspend_connection(connection);
+  return MHD_YES;
+}
+
+MHD_Result HttpServer::Impl::AnswerResumed(MHD_Connection* connection, RequestState& state) {
+  std::optional<HttpResponse> response;
+  {
+    std::lock_guard registry_lock(suspended_mutex);
+    suspended.erase(state.call);
+    std::lock_guard lock(state.call->mutex);
+    response.swap(state.call->response);
+  }
+  if (!response) {
+    // Resumed without an answer: nothing does that, but never leave a client hanging.
+    Log("asynchronous request resumed without an answer");
+    return Queue(connection, HttpResponse::Text(500, "internal error\n"));
+  }
+  return Queue(connection, *response);
 }
 
 MHD_Result HttpServer::Impl::Queue(MHD_Connection* connection, const HttpResponse& response) {
@@ -434,9 +581,10 @@ MHD_Result HttpServer::Impl::Queue(MHD_Connection* connection, const HttpRespons
   return result;
 }
 
-Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,
-                                                      std::map<std::string, HttpHandler> routes) {
-  if (Status valid = ValidateOptions(options, routes); !valid.ok()) return valid;
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(
+    HttpServerOptions options, std::map<std::string, HttpHandler> routes,
+    std::map<std::string, AsyncHttpHandler> async_routes) {
+  if (Status valid = ValidateOptions(options, routes, async_routes); !valid.ok()) return valid;
   // Parse every address before binding any, so a typo in the second binds nothing.
   std::vector<ListenAddress> addresses;
   for (const std::string& text : options.listen_addresses) {
@@ -444,7 +592,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,
     if (!address.ok()) return address.status();
     addresses.push_back(*address);
   }
-  auto impl = std::make_unique<Impl>(std::move(options), std::move(routes));
+  auto impl =
+      std::make_unique<Impl>(std::move(options), std::move(routes), std::move(async_routes));
   std::vector<std::string> bound_addresses;
   for (size_t i = 0; i < addresses.size(); ++i) {
     const std::string& text = impl->options.listen_addresses[i];

@@ -54,6 +54,21 @@ struct HttpResponse {
 /// (answer 405 with an Allow header). An exception it throws is answered as 500 "internal error".
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+/// Sends the answer of an asynchronous request. Callable from any thread, also after the server
+/// is gone (it then does nothing). Only the first call counts; later ones are ignored.
+using HttpRespond = std::function<void(HttpResponse)>;
+
+/// Answers one request later: starts the work and returns, and the work calls `respond` once,
+/// from any thread, when it is done. Meanwhile the connection is suspended (libmicrohttpd's
+/// suspend/resume), so the server thread goes on serving other connections. Called like an
+/// HttpHandler (thread-safe, quick; it may call `respond` before it returns). An exception it
+/// throws is answered as 500 unless it responded first.
+///
+/// The work must end by itself: a suspended connection has no idle timeout, and a client that
+/// goes away is only noticed when the answer is sent. A request still unanswered when the server
+/// is destroyed gets 503 or is closed without an answer; its `respond` then does nothing.
+using AsyncHttpHandler = std::function<void(const HttpRequest&, HttpRespond respond)>;
+
 /// How the server listens. Plain values, validated by `HttpServer::Start`.
 struct HttpServerOptions {
   /// Where to listen, one socket each:
@@ -79,22 +94,23 @@ struct HttpServerOptions {
 };
 
 /// An HTTP/1.1 server on libmicrohttpd: one daemon per listen address, each with its own epoll
-/// thread (or thread pool), exact-path routing. Routes are fixed at start; `Start`,
-/// `bound_addresses` and the destructor are called from one owning thread, while requests are
-/// served on the server's own threads.
+/// thread (or thread pool), exact-path routing, synchronous and asynchronous handlers (ADR 0012).
+/// Routes are fixed at start; `Start`, `bound_addresses` and the destructor are called from one
+/// owning thread, while requests are served on the server's own threads.
 class HttpServer {
  public:
-  /// Binds every listen address and starts serving `routes` (exact path, such as "/metrics", to
-  /// handler; other paths get 404). Fails, having bound nothing, on invalid options, a malformed
-  /// address ("listen address \"x\": ...") or a socket error ("listen 127.0.0.1:9101: bind:
-  /// Address already in use").
-  static Result<std::unique_ptr<HttpServer>> Start(HttpServerOptions options,
-                                                   std::map<std::string, HttpHandler> routes);
+  /// Binds every listen address and starts serving `routes` and `async_routes` (exact path, such
+  /// as "/metrics", to handler; a path may be in one of the two only; other paths get 404). Fails,
+  /// having bound nothing, on invalid options, a malformed address ("listen address \"x\": ...")
+  /// or a socket error ("listen 127.0.0.1:9101: bind: Address already in use").
+  static Result<std::unique_ptr<HttpServer>> Start(
+      HttpServerOptions options, std::map<std::string, HttpHandler> routes,
+      std::map<std::string, AsyncHttpHandler> async_routes = {});
 
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
-  /// Stops serving: closes the listen sockets and open connections, and waits for running
-  /// handlers to return.
+  /// Stops serving: closes the listen sockets and open connections (suspended ones, waiting for
+  /// an asynchronous answer, included), and waits for running handlers to return.
   ~HttpServer();
 
   /// The addresses actually bound, in the order of `listen_addresses`, with the real port when 0

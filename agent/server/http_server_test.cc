@@ -12,8 +12,11 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -139,9 +142,10 @@ HttpResponse Echo(const HttpRequest& request) {
 }
 
 std::unique_ptr<HttpServer> MustStart(HttpServerOptions options,
-                                      std::map<std::string, HttpHandler> routes) {
+                                      std::map<std::string, HttpHandler> routes,
+                                      std::map<std::string, AsyncHttpHandler> async_routes = {}) {
   Result<std::unique_ptr<HttpServer>> server =
-      HttpServer::Start(std::move(options), std::move(routes));
+      HttpServer::Start(std::move(options), std::move(routes), std::move(async_routes));
   EXPECT_TRUE(server.ok()) << server.status().message();
   return server.ok() ? std::move(server).value() : nullptr;
 }
@@ -599,6 +603,210 @@ TEST(HttpServerTest, DestructorStopsServing) {
   server.reset();
   Reply reply = Fetch("http://" + address + "/echo");
   EXPECT_EQ(reply.code, CURLE_COULDNT_CONNECT);
+}
+
+/// Collects the `respond` of every asynchronous request so the test answers them when it likes.
+class PendingResponds {
+ public:
+  AsyncHttpHandler Handler() {
+    return [this](const HttpRequest& request, HttpRespond respond) {
+      std::lock_guard lock(mutex_);
+      pending_.emplace_back(request.path, std::move(respond));
+      changed_.notify_all();
+    };
+  }
+  /// Waits (up to 5s) until `count` requests are pending.
+  bool WaitFor(size_t count) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, std::chrono::seconds(5),
+                             [&] { return pending_.size() >= count; });
+  }
+  /// The oldest pending `respond`, removed.
+  HttpRespond Take() {
+    std::lock_guard lock(mutex_);
+    HttpRespond respond = std::move(pending_.front().second);
+    pending_.pop_front();
+    return respond;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::pair<std::string, HttpRespond>> pending_;
+};
+
+/// Receives until the peer closes (or 5s pass) and returns what came.
+std::string ReceiveAll(int fd) {
+  timeval limit{.tv_sec = 5, .tv_usec = 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+  std::string received;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = recv(fd, buffer, sizeof(buffer), 0)) > 0) received.append(buffer, n);
+  return received;
+}
+
+int SendRequest(const std::string& address, const std::string& path) {
+  int fd = ConnectRaw(address);
+  if (fd < 0) return -1;
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+TEST(HttpServerAsyncTest, SlowAsyncHandlerDoesNotDelaySyncRoutesOnTheSameThread) {
+  PendingResponds pending;
+  auto server = MustStart(Loopback(), {{"/echo", Echo}}, {{"/slow", pending.Handler()}});
+  ASSERT_NE(server, nullptr);
+  // Two slow requests hold the only server thread's connections suspended...
+  auto slow = std::async(std::launch::async, [&] { return Fetch(Url(*server, "/slow?a=1")); });
+  auto slow2 = std::async(std::launch::async, [&] { return Fetch(Url(*server, "/slow?a=2")); });
+  ASSERT_TRUE(pending.WaitFor(2));
+  // ...while a synchronous route answers at once.
+  for (int i = 0; i < 3; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    Reply fast = Fetch(Url(*server, "/echo"));
+    EXPECT_EQ(fast.status, 200);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  }
+  EXPECT_EQ(slow.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+  // Answered from this thread, in the other order.
+  HttpRespond first = pending.Take();
+  HttpRespond second = pending.Take();
+  HttpResponse done = HttpResponse::Text(202, "done\n");
+  done.headers.emplace_back("X-Probe", "yes");
+  second(done);
+  first(HttpResponse::Text(200, "first\n"));
+  std::vector<Reply> replies = {slow.get(), slow2.get()};
+  std::sort(replies.begin(), replies.end(),
+            [](const Reply& a, const Reply& b) { return a.status < b.status; });
+  EXPECT_EQ(replies[0].status, 200);
+  EXPECT_EQ(replies[0].body, "first\n");
+  EXPECT_EQ(replies[1].status, 202);
+  EXPECT_EQ(replies[1].body, "done\n");
+  EXPECT_EQ(replies[1].headers["x-probe"], "yes");
+}
+
+TEST(HttpServerAsyncTest, RespondingBeforeReturningAndOnlyTheFirstAnswerCounts) {
+  auto server = MustStart(
+      Loopback(), {}, {{"/now", [](const HttpRequest& request, HttpRespond respond) {
+                          respond(HttpResponse::Text(200, "now " + request.query.begin()->second));
+                          respond(HttpResponse::Text(500, "ignored\n"));
+                        }}});
+  ASSERT_NE(server, nullptr);
+  Reply reply = Fetch(Url(*server, "/now?q=x"));
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.body, "now x");
+  EXPECT_EQ(Fetch(Url(*server, "/other")).status, 404);
+}
+
+TEST(HttpServerAsyncTest, ThrowingAsyncHandlerIs500UnlessItAnswered) {
+  std::mutex mutex;
+  std::vector<std::string> logged;
+  HttpServerOptions options = Loopback();
+  options.error_log = [&](std::string_view line) {
+    std::lock_guard lock(mutex);
+    logged.emplace_back(line);
+  };
+  auto server = MustStart(
+      std::move(options), {},
+      {{"/throws", [](const HttpRequest&, HttpRespond) { throw std::runtime_error("async boom"); }},
+       {"/answered-then-throws", [](const HttpRequest&, HttpRespond respond) {
+          respond(HttpResponse::Text(200, "fine\n"));
+          throw 42;
+        }}});
+  ASSERT_NE(server, nullptr);
+  Reply thrown = Fetch(Url(*server, "/throws"));
+  EXPECT_EQ(thrown.status, 500);
+  EXPECT_EQ(thrown.body, "internal error\n");
+  Reply answered = Fetch(Url(*server, "/answered-then-throws"));
+  EXPECT_EQ(answered.status, 200);
+  EXPECT_EQ(answered.body, "fine\n");
+  std::lock_guard lock(mutex);
+  EXPECT_THAT(logged, ::testing::Contains(HasSubstr("GET /throws threw: async boom")));
+}
+
+TEST(HttpServerAsyncTest, ClientThatLeavesWhileSuspendedIsHarmless) {
+  PendingResponds pending;
+  auto server = MustStart(Loopback(), {{"/echo", Echo}}, {{"/slow", pending.Handler()}});
+  ASSERT_NE(server, nullptr);
+  int fd = SendRequest(server->bound_addresses()[0], "/slow");
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(pending.WaitFor(1));
+  close(fd);  // gone before the answer
+  HttpRespond respond = pending.Take();
+  respond(HttpResponse::Text(200, std::string(100000, 'x')));  // written to a closed socket
+  respond(HttpResponse::Text(200, "again\n"));                 // ignored
+  EXPECT_EQ(Fetch(Url(*server, "/echo")).status, 200);         // the server is unaffected
+}
+
+TEST(HttpServerAsyncTest, DestroyingTheServerWithSuspendedRequestsClosesThem) {
+  PendingResponds pending;
+  HttpServerOptions options = Loopback();
+  options.threads = 2;  // a thread pool: suspended connections on several daemons
+  auto server = MustStart(std::move(options), {}, {{"/slow", pending.Handler()}});
+  ASSERT_NE(server, nullptr);
+  std::vector<int> clients;
+  for (int i = 0; i < 4; ++i) {
+    int fd = SendRequest(server->bound_addresses()[0], "/slow");
+    ASSERT_GE(fd, 0);
+    clients.push_back(fd);
+  }
+  ASSERT_TRUE(pending.WaitFor(4));
+  HttpRespond late = pending.Take();
+  server.reset();  // must not wait for the answers, nor leak or crash
+  for (int fd : clients) {
+    // Either a 503 (resumed before the daemon stopped) or the connection closed without one.
+    const std::string received = ReceiveAll(fd);
+    EXPECT_TRUE(received.empty() || received.starts_with("HTTP/1.1 503 ")) << received;
+    close(fd);
+  }
+  late(HttpResponse::Text(200, "too late\n"));  // after the server is gone: nothing happens
+  pending.Take()(HttpResponse::Text(200, "too late\n"));
+}
+
+TEST(HttpServerAsyncTest, RespondRacingTheServerShutdown) {
+  // Answers arrive from another thread while the server is being destroyed.
+  for (int round = 0; round < 20; ++round) {
+    PendingResponds pending;
+    auto server = MustStart(Loopback(), {}, {{"/slow", pending.Handler()}});
+    ASSERT_NE(server, nullptr);
+    std::vector<int> clients;
+    for (int i = 0; i < 3; ++i)
+      clients.push_back(SendRequest(server->bound_addresses()[0], "/slow"));
+    ASSERT_TRUE(pending.WaitFor(3));
+    std::vector<HttpRespond> responds;
+    for (int i = 0; i < 3; ++i) responds.push_back(pending.Take());
+    std::thread answerer([&] {
+      for (HttpRespond& respond : responds) respond(HttpResponse::Text(200, "ok\n"));
+    });
+    server.reset();
+    answerer.join();
+    for (int fd : clients) {
+      const std::string received = ReceiveAll(fd);
+      EXPECT_TRUE(received.empty() || received.starts_with("HTTP/1.1 200 ") ||
+                  received.starts_with("HTTP/1.1 503 "))
+          << received;
+      close(fd);
+    }
+  }
+}
+
+TEST(HttpServerAsyncTest, InvalidAsyncRoutesAreRejected) {
+  AsyncHttpHandler handler = [](const HttpRequest&, HttpRespond respond) {
+    respond(HttpResponse::Text(200, "x"));
+  };
+  EXPECT_THAT(HttpServer::Start(Loopback(), {}, {{"probe", handler}}).status().message(),
+              HasSubstr("must start with /"));
+  EXPECT_THAT(HttpServer::Start(Loopback(), {}, {{"/probe", nullptr}}).status().message(),
+              HasSubstr("no handler"));
+  EXPECT_THAT(
+      HttpServer::Start(Loopback(), {{"/probe", Echo}}, {{"/probe", handler}}).status().message(),
+      HasSubstr("both synchronous and asynchronous"));
 }
 
 }  // namespace

@@ -52,6 +52,8 @@ constexpr std::string_view kStyle = R"css(
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;padding:1rem;
   color:#1f2328;background:#fff;line-height:1.4}
 h1{font-size:1.4rem;margin:0}
+h2{font-size:1.1rem;margin:1.5rem 0 .5rem}
+ul.incidents{padding-left:1.2rem;font-size:.9rem}
 header p{margin:.25rem 0}
 nav a{margin-right:1rem;white-space:nowrap}
 code{font-size:.9em}
@@ -116,6 +118,22 @@ void RenderRow(const CheckRow& row, double now_unix, std::string& out) {
                    FormatAge(now_unix - row.last_run_unix));
   }
   out += "</tr>\n";
+}
+
+/// Every check's recent incidents, so on-call sees when and where an SLA was broken.
+void RenderIncidents(const std::vector<CheckRow>& checks, std::string& out) {
+  auto to = std::back_inserter(out);
+  bool any = false;
+  for (const CheckRow& row : checks) {
+    if (row.incidents.empty()) continue;
+    if (!any) out += "<h2>Recent incidents</h2>\n<ul class=\"incidents\">\n";
+    any = true;
+    for (const std::string& incident : row.incidents) {
+      fmt::format_to(to, "<li><strong>{}</strong>: {}</li>\n", HtmlEscape(row.check),
+                     HtmlEscape(incident));
+    }
+  }
+  if (any) out += "</ul>\n";
 }
 
 }  // namespace
@@ -188,6 +206,7 @@ std::string RenderLandingPage(const LandingPage& page) {
         "</tr></thead>\n<tbody>\n";
     for (const CheckRow* row : rows) RenderRow(*row, page.now_unix, out);
     out += "</tbody>\n</table></div>\n";
+    RenderIncidents(page.checks, out);
   }
   out += "</main>\n<footer>";
   if (!page.config_file.empty()) {

@@ -20,6 +20,8 @@ struct CheckRow {
   std::string message{};  ///< Free text from the check (may quote the target's own words).
   double duration_seconds = 0;
   double last_run_unix = 0;  ///< Wall time of the last result.
+  /// Recent incidents (SLA violations), newest first, one line each.
+  std::vector<std::string> incidents{};
 };
 
 /// Everything the landing page shows; a snapshot the caller assembles.

@@ -211,5 +211,17 @@ TEST(LandingPageTest, ReloadFailureShowsABannerWithTheError) {
   EXPECT_LT(Position(html, "role=\"alert\""), Position(html, "<table>"));
 }
 
+TEST(LandingPageTest, ListsRecentIncidentsEscaped) {
+  CheckRow web = Failing("web", "status_mismatch");
+  web.incidents = {"failing since 2026-11-28 12:14:07 UTC, 45 s so far, 127.0.0.7: timeout",
+                   "failed 2026-11-28 11:58:53 to 11:59:21 UTC, 28 s, <b>: status_mismatch"};
+  const std::string html = RenderLandingPage(Page({Ok("db"), web}));
+  EXPECT_THAT(html, HasSubstr("<h2>Recent incidents</h2>"));
+  EXPECT_THAT(html, HasSubstr("<li><strong>web</strong>: failing since 2026-11-28 12:14:07 UTC, "
+                              "45 s so far, 127.0.0.7: timeout</li>"));
+  EXPECT_THAT(html, HasSubstr("&lt;b&gt;: status_mismatch"));
+  EXPECT_THAT(RenderLandingPage(Page({Ok("db")})), Not(HasSubstr("Recent incidents")));
+}
+
 }  // namespace
 }  // namespace sre::server

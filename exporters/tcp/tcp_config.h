@@ -7,16 +7,9 @@
 #include "agent/config/schema.h"
 #include "agent/core/check_settings.h"
 #include "agent/net/tcp_dialer.h"
+#include "exporters/common/probe_config.h"
 
 namespace sre::exporters::tcp {
-
-struct TlsConfig {
-  config::FilePath ca_file;
-  config::FilePath cert_file;
-  config::FilePath key_file;
-  std::string server_name;
-  bool insecure_skip_verify = false;
-};
 
 /// One line-based exchange step, as blackbox_exporter's `query_response`.
 struct QueryStepConfig {
@@ -39,7 +32,5 @@ struct TcpConfig {
 };
 
 const config::Schema<TcpConfig>& TcpSchema();
-
-net::TlsOptions ToTlsOptions(const TlsConfig& config);
 
 }  // namespace sre::exporters::tcp

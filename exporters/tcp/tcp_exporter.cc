@@ -10,23 +10,21 @@ namespace {
 // Connect times on a LAN are sub-millisecond; across regions tens of milliseconds.
 const std::vector<double> kConnectBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                              0.05,   0.1,   0.25,   0.5,   1,    2.5};
-// Counters of an address that has not resolved for this many runs are dropped.
-constexpr uint64_t kForgetAfterRuns = 100;
 
-uint32_t Fnv1a32(std::string_view text) {
-  uint32_t hash = 2166136261u;
-  for (unsigned char c : text) hash = (hash ^ c) * 16777619u;
-  return hash;
+constexpr char kSuccessHelp[] = "Displays whether or not the probe was a success";
+constexpr char kDurationHelp[] = "Returns how long the probe took to complete in seconds";
+constexpr char kDnsHelp[] = "Returns the time taken for probe dns lookup in seconds";
+constexpr char kIpProtocolHelp[] = "Specifies whether probe ip protocol is IP4 or IP6";
+constexpr char kIpHashHelp[] =
+    "Specifies the hash of IP address. It's useful to detect if the IP address changes.";
+constexpr char kRegexHelp[] = "Indicates if probe failed due to regex";
+
+bool IsTlsFailure(Reason reason) {
+  return reason == Reason::kTlsHandshakeError || reason == Reason::kTlsUntrusted ||
+         reason == Reason::kTlsExpired || reason == Reason::kTlsHostnameMismatch;
 }
 
 }  // namespace
-
-struct TcpExporter::AddressState {
-  uint64_t attempts = 0;
-  std::map<Reason, uint64_t> failures;
-  Histogram connect{kConnectBuckets};
-  uint64_t last_seen_run = 0;
-};
 
 struct TcpExporter::Attempt {
   net::IpAddress address;
@@ -36,8 +34,14 @@ struct TcpExporter::Attempt {
 };
 
 TcpExporter::TcpExporter(const TcpConfig& config, net::EventLoop& loop, net::DnsResolver& resolver,
-                         std::shared_ptr<net::TlsClientContext> tls)
-    : config_(config), loop_(loop), resolver_(resolver), tls_(std::move(tls)) {
+                         std::shared_ptr<net::TlsClientContext> tls, bool peer_compatible)
+    : config_(config),
+      loop_(loop),
+      resolver_(resolver),
+      tls_(std::move(tls)),
+      peer_compatible_(peer_compatible),
+      counters_("probe_tcp_connect_duration_seconds",
+                "Time to establish the TCP connection of successful attempts", kConnectBuckets) {
   const auto host_port = net::HostPort::Parse(config.target);  // validated by the schema
   host_ = host_port->host;
   port_ = host_port->port;
@@ -49,7 +53,9 @@ TcpExporter::TcpExporter(const TcpConfig& config, net::EventLoop& loop, net::Dns
     compiled.send = step.send;
     steps_.push_back(std::move(compiled));
   }
-  base_labels_ = {{"check", config.settings.check}, {"target", config.target}};
+  if (!peer_compatible_) {
+    base_labels_ = {{"check", config.settings.check}, {"target", config.target}};
+  }
 }
 
 TcpExporter::~TcpExporter() { Cancel(); }
@@ -68,7 +74,7 @@ void TcpExporter::Collect(TimePoint deadline, Done done) {
   started_ = loop_.clock().Now();
   resolution_ = {};
   attempts_.clear();
-  ++runs_;
+  counters_.StartRun();
   if (literal_) {  // an IP target needs no resolver round trip
     net::Resolution resolution;
     resolution.addresses = {*literal_};
@@ -89,7 +95,8 @@ void TcpExporter::OnResolved(net::Resolution resolution) {
     Finish();
     return;
   }
-  attempts_.resize(resolution_.addresses.size());
+  // blackbox_exporter probes one address of the target.
+  attempts_.resize(peer_compatible_ ? 1 : resolution_.addresses.size());
   pending_ = attempts_.size();
   const std::string tls_host =
       config_.tls_config.server_name.empty() ? host_ : config_.tls_config.server_name;
@@ -115,21 +122,17 @@ void TcpExporter::OnDialed(size_t index, net::DialResult result) {
   if (--pending_ == 0) Finish();
 }
 
-TcpExporter::AddressState& TcpExporter::StateFor(const std::string& address) {
-  auto& state = addresses_[address];
-  if (!state) state = std::make_unique<AddressState>();
-  state->last_seen_run = runs_;
-  return *state;
-}
-
 void TcpExporter::Finish() {
+  if (peer_compatible_) {
+    FinishPeerCompatible();
+    return;
+  }
   const double dns_seconds = ToSeconds(resolution_.elapsed);
   const double total_seconds = ToSeconds(loop_.clock().Now() - started_);
   CollectResult result;
   result.success = true;
   MetricSet set;
-  set.Gauge("probe_dns_lookup_time_seconds",
-            "Returns the time taken for probe dns lookup in seconds", base_labels_, dns_seconds);
+  set.Gauge("probe_dns_lookup_time_seconds", kDnsHelp, base_labels_, dns_seconds);
 
   auto fail = [&result](Reason reason, const std::string& message) {
     if (!result.success) return;
@@ -145,16 +148,13 @@ void TcpExporter::Finish() {
     const Reason reason =
         resolution_.reason == Reason::kNone ? Reason::kDnsError : resolution_.reason;
     fail(reason, message);
-    AddressState& state = StateFor("");
-    ++state.attempts;
-    ++state.failures[reason];
-    set.Gauge("probe_success", "Displays whether or not the probe was a success", base_labels_, 0);
-    set.Gauge("probe_duration_seconds", "Returns how long the probe took to complete in seconds",
-              base_labels_, total_seconds);
+    counters_.Record("", reason, std::nullopt);
+    set.Gauge("probe_success", kSuccessHelp, base_labels_, 0);
+    set.Gauge("probe_duration_seconds", kDurationHelp, base_labels_, total_seconds);
     set.Gauge("probe_failure_info", "Why the probe failed: 1 for the current reason",
               WithLabels(base_labels_, {{"reason", std::string(ReasonName(reason))}}), 1);
     result.observations.push_back(
-        {host_, false, reason, message, loop_.clock().Now() - started_, {}});
+        {host_, false, reason, message, loop_.clock().Now() - started_, {}, {}});
   }
 
   for (const Attempt& attempt : attempts_) {
@@ -162,26 +162,15 @@ void TcpExporter::Finish() {
     const net::DialResult& dial = attempt.result;
     const bool ok = dial.reason == Reason::kNone;
     const Labels labels = WithLabels(base_labels_, {{"address", address}});
-    AddressState& state = StateFor(address);
-    ++state.attempts;
-    if (ok) {
-      state.connect.Observe(ToSeconds(dial.connect_time));
-    } else {
-      ++state.failures[dial.reason];
-      fail(dial.reason, fmt::format("{}: {}", address, dial.message));
-    }
-    set.Gauge("probe_success", "Displays whether or not the probe was a success", labels,
-              ok ? 1 : 0);
-    set.Gauge("probe_duration_seconds", "Returns how long the probe took to complete in seconds",
-              labels, dns_seconds + ToSeconds(dial.total));
-    set.Gauge("probe_ip_protocol", "Specifies whether probe ip protocol is IP4 or IP6", labels,
+    counters_.Record(address, dial.reason,
+                     ok ? std::optional(ToSeconds(dial.connect_time)) : std::nullopt);
+    if (!ok) fail(dial.reason, fmt::format("{}: {}", address, dial.message));
+    set.Gauge("probe_success", kSuccessHelp, labels, ok ? 1 : 0);
+    set.Gauge("probe_duration_seconds", kDurationHelp, labels, dns_seconds + ToSeconds(dial.total));
+    set.Gauge("probe_ip_protocol", kIpProtocolHelp, labels,
               attempt.address.family() == net::IpFamily::kIp4 ? 4 : 6);
-    set.Gauge("probe_ip_addr_hash",
-              "Specifies the hash of IP address. It's useful to detect if "
-              "the IP address changes.",
-              labels, Fnv1a32(address));
-    set.Gauge("probe_failed_due_to_regex", "Indicates if probe failed due to regex", labels,
-              dial.failed_due_to_regex ? 1 : 0);
+    set.Gauge("probe_ip_addr_hash", kIpHashHelp, labels, net::AddressHash(attempt.address));
+    set.Gauge("probe_failed_due_to_regex", kRegexHelp, labels, dial.failed_due_to_regex ? 1 : 0);
     set.Gauge("probe_tcp_duration_seconds", "Duration of the connection's phases in seconds",
               WithLabels(labels, {{"phase", "connect"}}), ToSeconds(dial.connect_time));
     if (!dial.tls_version.empty()) {  // only a completed handshake has a duration to report
@@ -202,37 +191,73 @@ void TcpExporter::Finish() {
     }
     Observation observation{address,     ok,
                             dial.reason, ok ? "connected" : dial.message,
-                            dial.total,  {{"connect_seconds", ToSeconds(dial.connect_time)}}};
+                            dial.total,  {{"connect_seconds", ToSeconds(dial.connect_time)}},
+                            {}};
     if (!dial.tls_version.empty()) observation.figures["tls_seconds"] = ToSeconds(dial.tls_time);
     if (dial.earliest_cert_expiry)
       observation.figures["cert_expiry_unix"] = *dial.earliest_cert_expiry;
     result.observations.push_back(std::move(observation));
   }
 
-  // SLO counters of every address seen lately, so one DNS hiccup does not reset their series.
-  std::erase_if(addresses_, [this](const auto& entry) {
-    return runs_ - entry.second->last_seen_run > kForgetAfterRuns;
-  });
-  for (const auto& [address, state] : addresses_) {
-    const Labels labels =
-        address.empty() ? base_labels_ : WithLabels(base_labels_, {{"address", address}});
-    set.Counter("probe_attempts_total", "Probe attempts of this check", labels,
-                static_cast<double>(state->attempts));
-    for (const auto& [reason, count] : state->failures) {
-      set.Counter("probe_failures_total", "Failed probe attempts of this check, by reason",
-                  WithLabels(labels, {{"reason", std::string(ReasonName(reason))}}),
-                  static_cast<double>(count));
-    }
-    if (!address.empty()) {
-      set.Histogram("probe_tcp_connect_duration_seconds",
-                    "Time to establish the TCP connection of successful attempts", labels,
-                    state->connect.ToMetric());
-    }
-  }
+  counters_.AddTo(set, base_labels_);
   if (result.success) {
     result.message =
         fmt::format("{} of {} addresses connected", attempts_.size(), attempts_.size());
   }
+  result.families = set.Take();
+  Done done = std::move(done_);
+  done_ = nullptr;
+  if (done) done(std::move(result));
+}
+
+void TcpExporter::FinishPeerCompatible() {
+  const Duration took = loop_.clock().Now() - started_;
+  CollectResult result;
+  MetricSet set;
+  set.Gauge("probe_dns_lookup_time_seconds", kDnsHelp, {}, ToSeconds(resolution_.elapsed));
+  // What blackbox_exporter reports before it has an address: zero protocol and hash.
+  double ip_protocol = 0;
+  double ip_hash = 0;
+  bool failed_due_to_regex = false;
+  if (attempts_.empty()) {
+    result.reason = resolution_.reason == Reason::kNone ? Reason::kDnsError : resolution_.reason;
+    result.message = fmt::format("resolving {}: {}", host_,
+                                 resolution_.error.empty() ? "no addresses" : resolution_.error);
+    result.observations.push_back({host_, false, result.reason, result.message, took, {}, {}});
+  } else {
+    const Attempt& attempt = attempts_.front();
+    const net::DialResult& dial = attempt.result;
+    const std::string address = attempt.address.ToString();
+    result.success = dial.reason == Reason::kNone;
+    result.reason = dial.reason;
+    result.message = result.success ? "connected" : fmt::format("{}: {}", address, dial.message);
+    ip_protocol = attempt.address.family() == net::IpFamily::kIp4 ? 4 : 6;
+    ip_hash = net::AddressHash(attempt.address);
+    failed_due_to_regex = dial.failed_due_to_regex;
+    // blackbox_exporter reports the certificate only once its handshake (verification
+    // included) succeeded, and with its own help texts.
+    if (!dial.tls_version.empty() && !IsTlsFailure(dial.reason)) {
+      if (dial.earliest_cert_expiry) {
+        set.Gauge("probe_ssl_earliest_cert_expiry", "Returns last SSL chain expiry in unixtime", {},
+                  *dial.earliest_cert_expiry);
+      }
+      set.Gauge("probe_tls_version_info", "Returns the TLS version used or NaN when unknown",
+                {{"version", dial.tls_version}}, 1);
+    }
+    Observation observation{address,     result.success,
+                            dial.reason, result.success ? "connected" : dial.message,
+                            dial.total,  {{"connect_seconds", ToSeconds(dial.connect_time)}},
+                            {}};
+    if (dial.earliest_cert_expiry) {
+      observation.figures["cert_expiry_unix"] = *dial.earliest_cert_expiry;
+    }
+    result.observations.push_back(std::move(observation));
+  }
+  set.Gauge("probe_failed_due_to_regex", kRegexHelp, {}, failed_due_to_regex ? 1 : 0);
+  set.Gauge("probe_ip_addr_hash", kIpHashHelp, {}, ip_hash);
+  set.Gauge("probe_ip_protocol", kIpProtocolHelp, {}, ip_protocol);
+  set.Gauge("probe_duration_seconds", kDurationHelp, {}, ToSeconds(took));
+  set.Gauge("probe_success", kSuccessHelp, {}, result.success ? 1 : 0);
   result.families = set.Take();
   Done done = std::move(done_);
   done_ = nullptr;
@@ -247,6 +272,7 @@ class TcpFactory final : public TypedExporterFactory<TcpConfig> {
   std::string_view summary() const override {
     return "TCP endpoint checks: connect (optionally TLS and send/expect) to every address";
   }
+  ProbeSupport probe_support() const override { return {"tcp", "target", "probe.invalid:1"}; }
 
  protected:
   const config::Schema<TcpConfig>& TypedSchema() const override { return TcpSchema(); }
@@ -255,11 +281,8 @@ class TcpFactory final : public TypedExporterFactory<TcpConfig> {
   Status Prepare(TcpConfig& config, const YAML::Node& node,
                  const config::ParseContext& ctx) const override {
     if (!config.tls) return Status::Ok();
-    auto context = net::TlsClientContext::Create(ToTlsOptions(config.tls_config));
-    if (!context.ok()) {
-      return ctx.ErrorAt(node["tls_config"] ? node["tls_config"] : node,
-                         context.status().message());
-    }
+    auto context = LoadTlsContext(config.tls_config, node, ctx);
+    if (!context.ok()) return context.status();
     config.tls_context = std::move(context).value();
     return Status::Ok();
   }
@@ -267,8 +290,8 @@ class TcpFactory final : public TypedExporterFactory<TcpConfig> {
   Result<std::unique_ptr<Exporter>> Make(const TcpConfig& config, ExporterEnv& env) const override {
     auto resolver = env.resolvers.Get(config.dns_servers);
     if (!resolver.ok()) return resolver.status();
-    return std::unique_ptr<Exporter>(
-        std::make_unique<TcpExporter>(config, env.loop, **resolver, config.tls_context));
+    return std::unique_ptr<Exporter>(std::make_unique<TcpExporter>(
+        config, env.loop, **resolver, config.tls_context, env.peer_compatible));
   }
 };
 

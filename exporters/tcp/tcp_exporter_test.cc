@@ -8,8 +8,10 @@
 #include <regex>
 #include <sstream>
 
+#include "agent/net/curl_multi.h"
 #include "agent/net/event_loop.h"
 #include "agent/runtime/snapshot_store.h"
+#include "tests/support/dnsmasq.h"
 #include "tests/support/loopback_servers.h"
 #include "tests/support/test_pki.h"
 
@@ -18,12 +20,14 @@ namespace {
 
 class TcpExporterTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Exporter> Make(const std::string& yaml) {
+  std::unique_ptr<Exporter> Make(const std::string& yaml) { return Make(yaml, env_); }
+
+  std::unique_ptr<Exporter> Make(const std::string& yaml, ExporterEnv& env) {
     auto document = config::Document::FromString(yaml, "test.yaml");
     EXPECT_TRUE(document.ok()) << document.status().message();
     auto spec = factory_->Parse(document->root(), config::ParseContext("test.yaml"));
     EXPECT_TRUE(spec.ok()) << spec.status().message();
-    auto exporter = factory_->Create(*spec, env_);
+    auto exporter = factory_->Create(*spec, env);
     EXPECT_TRUE(exporter.ok()) << exporter.status().message();
     return std::move(exporter).value();
   }
@@ -44,9 +48,37 @@ class TcpExporterTest : public ::testing::Test {
   net::EventLoop loop_{clock_};
   net::ResolverPool resolvers_{loop_};
   Logger log_{LogLevel::kError, LogFormat::kLogfmt, stderr, clock_};
-  ExporterEnv env_{loop_, resolvers_, log_};
+  std::unique_ptr<net::CurlMulti> curl_ = net::CurlMulti::Create(loop_).value();
+  ExporterEnv env_{loop_, resolvers_, *curl_, log_, false};
+  ExporterEnv peer_env_{loop_, resolvers_, *curl_, log_, /*peer_compatible=*/true};
   std::unique_ptr<ExporterFactory> factory_ = MakeTcpFactory();
 };
+
+/// The family names of a text exposition, in order.
+std::vector<std::string> FamilyNames(const std::string& text) {
+  std::vector<std::string> names;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("# TYPE ")) names.push_back(line.substr(7, line.find(' ', 7) - 7));
+  }
+  return names;
+}
+
+/// Whether any sample line of `text` has labels.
+bool HasLabels(const std::string& text) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with("#") && line.find('{') != std::string::npos) return true;
+  }
+  return false;
+}
+
+const std::vector<std::string> kBlackboxTcpFamilies = {"probe_dns_lookup_time_seconds",
+                                                       "probe_duration_seconds",
+                                                       "probe_failed_due_to_regex",
+                                                       "probe_ip_addr_hash",
+                                                       "probe_ip_protocol",
+                                                       "probe_success"};
 
 TEST_F(TcpExporterTest, ReachableEndpointSucceedsWithBlackboxSeries) {
   uint16_t port = 0;
@@ -164,6 +196,115 @@ TEST_F(TcpExporterTest, SchemaRejectsBadTargetsAndRegexes) {
       "t.yaml:");
   EXPECT_EQ(parse("target: db:1"),
             "t.yaml:1:1: missing required key 'check' (name of this check: the `check` label)");
+}
+
+TEST_F(TcpExporterTest, ProbeSupportNamesTheTcpProber) {
+  const ProbeSupport support = factory_->probe_support();
+  EXPECT_EQ(support.prober, "tcp");
+  EXPECT_EQ(support.target_key, "target");
+  auto document = config::Document::FromString(
+      "check: m\ntarget: " + std::string(support.example_target), "t.yaml");
+  EXPECT_TRUE(factory_->Parse(document->root(), config::ParseContext("t.yaml")).ok());
+}
+
+TEST_F(TcpExporterTest, PeerModeReportsBlackboxFamiliesWithoutLabels) {
+  uint16_t port = 0;
+  const testing::UniqueFd listener = testing::ListenLoopback(16, &port);
+  auto exporter =
+      Make("check: tcp_connect\ntarget: 127.0.0.1:" + std::to_string(port) + "\nlabels: {team: db}",
+           peer_env_);
+  for (int run = 0; run < 2; ++run) {  // nothing accumulates across runs either
+    CollectResult result = Run(*exporter);
+    EXPECT_TRUE(result.success) << result.message;
+    const std::string text = Text(result);
+    EXPECT_EQ(FamilyNames(text), kBlackboxTcpFamilies) << text;
+    EXPECT_FALSE(HasLabels(text)) << text;
+    EXPECT_NE(text.find("\nprobe_success 1\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("\nprobe_ip_addr_hash 3668918509\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("\nprobe_ip_protocol 4\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("\nprobe_failed_due_to_regex 0\n"), std::string::npos) << text;
+  }
+}
+
+TEST_F(TcpExporterTest, PeerModeFailureHasNoReasonSeries) {
+  const uint16_t port = testing::RefusedPort();
+  auto exporter = Make("check: m\ntarget: 127.0.0.1:" + std::to_string(port), peer_env_);
+  CollectResult result = Run(*exporter);
+  EXPECT_FALSE(result.success);
+  EXPECT_EQ(result.reason, Reason::kConnectionRefused);
+  const std::string text = Text(result);
+  EXPECT_EQ(FamilyNames(text), kBlackboxTcpFamilies) << text;
+  EXPECT_NE(text.find("\nprobe_success 0\n"), std::string::npos) << text;
+}
+
+TEST_F(TcpExporterTest, PeerModeDnsFailureReportsZeroAddress) {
+  auto exporter =
+      Make("check: m\ntarget: db.invalid:3306\ndns_servers: [\"127.0.0.1:1\"]", peer_env_);
+  CollectResult result = Run(*exporter);
+  EXPECT_EQ(result.reason, Reason::kDnsError);
+  const std::string text = Text(result);
+  EXPECT_EQ(FamilyNames(text), kBlackboxTcpFamilies) << text;
+  EXPECT_NE(text.find("\nprobe_ip_addr_hash 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nprobe_ip_protocol 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nprobe_success 0\n"), std::string::npos) << text;
+}
+
+TEST_F(TcpExporterTest, PeerModeProbesOneAddressOfAName) {
+  if (!testing::Dnsmasq::Available()) {
+    const char* ci = std::getenv("CI");
+    if (ci != nullptr && std::string(ci) == "true") {
+      FAIL() << testing::Dnsmasq::kBinary << " is missing (install dnsmasq-base); CI=true";
+    }
+    GTEST_SKIP() << "\n*** SKIPPED: " << testing::Dnsmasq::kBinary
+                 << " is missing: one address per /probe is NOT tested ***";
+  }
+  testing::Dnsmasq dns("127.0.0.2 multi.test\n127.0.0.3 multi.test\n127.0.0.4 multi.test\n",
+                       "multi.test");
+  ASSERT_EQ(dns.error(), "");
+  const uint16_t port = testing::RefusedPort();
+  auto exporter = Make("check: m\ntarget: multi.test:" + std::to_string(port) +
+                           "\ndns_servers: [\"" + dns.server() + "\"]",
+                       peer_env_);
+  CollectResult result = Run(*exporter);
+  ASSERT_EQ(result.observations.size(), 1u) << result.message;
+  const auto address = net::IpAddress::Parse(result.observations[0].subject);
+  ASSERT_TRUE(address.has_value()) << result.observations[0].subject;
+  const std::string text = Text(result);
+  EXPECT_EQ(FamilyNames(text), kBlackboxTcpFamilies) << text;
+  EXPECT_NE(text.find("\nprobe_ip_addr_hash " + std::to_string(net::AddressHash(*address)) + "\n"),
+            std::string::npos)
+      << text;
+}
+
+TEST_F(TcpExporterTest, PeerModeReportsTheCertificateOnlyAfterAVerifiedHandshake) {
+  testing::TestPki pki;
+  const testing::CertFiles good = pki.Issue("good", {});
+  testing::TlsServer server(good.cert, good.key);
+  auto exporter = Make("check: m\ntarget: 127.0.0.1:" + std::to_string(server.port()) +
+                           "\ntls: true\ntls_config: {ca_file: " + pki.ca_file() + "}",
+                       peer_env_);
+  CollectResult result = Run(*exporter);
+  EXPECT_TRUE(result.success) << result.message;
+  std::string text = Text(result);
+  std::vector<std::string> expected = kBlackboxTcpFamilies;
+  expected.insert(expected.begin() + 5, "probe_ssl_earliest_cert_expiry");
+  expected.push_back("probe_tls_version_info");
+  EXPECT_EQ(FamilyNames(text), expected) << text;
+  EXPECT_NE(text.find("probe_tls_version_info{version=\"TLS 1.3\"} 1"), std::string::npos) << text;
+
+  // blackbox_exporter's handshake fails on an expired certificate before it reads its expiry.
+  testing::LeafOptions expired;
+  expired.not_before = -std::chrono::hours(48);
+  expired.not_after = -std::chrono::hours(24);
+  const testing::CertFiles old = pki.Issue("expired", expired);
+  testing::TlsServer old_server(old.cert, old.key);
+  auto old_exporter = Make("check: m\ntarget: 127.0.0.1:" + std::to_string(old_server.port()) +
+                               "\ntls: true\ntls_config: {ca_file: " + pki.ca_file() + "}",
+                           peer_env_);
+  result = Run(*old_exporter);
+  EXPECT_EQ(result.reason, Reason::kTlsExpired);
+  text = Text(result);
+  EXPECT_EQ(FamilyNames(text), kBlackboxTcpFamilies) << text;
 }
 
 }  // namespace

@@ -4,13 +4,17 @@ Chromium. Run by ctest (label integration) with SRE_AGENT and SRE_PROBE set."""
 import gzip
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
+import urllib.request
 
-from support import (Agent, Dnsmasq, Peers, find, parse_metrics, require_tool, wait_for)
+from support import (Agent, Dnsmasq, Peers, find, free_port, parse_metrics, require_tool,
+                     wait_for)
 
 
 def tcp_check(name, port, host="127.0.0.1", **extra):
@@ -365,6 +369,142 @@ class ProbeTest(unittest.TestCase):
         self.assertRegex(nagios, r"^TCP OK - .* \| time=[0-9.]+s;;;0")
         prom = self.probe("tcp", f"127.0.0.1:{p['ok']}", "--output=prom").stdout
         self.assertIn("# TYPE probe_success gauge", prom)
+
+
+PROBE_MODULES = """\
+  modules:
+    tcp_connect:
+      prober: tcp
+      timeout: 2s
+    banner:
+      prober: tcp
+      tcp:
+        query_response: [{expect: "^220 "}]
+"""
+
+
+def families(text):
+    """{name: type} of a text-format body."""
+    return {line.split()[2]: line.split()[3] for line in text.splitlines()
+            if line.startswith("# TYPE ")}
+
+
+class ProbeEndpointTest(unittest.TestCase):
+    """/probe?module=&target= on the real agent with tcp modules, checked against
+    blackbox_exporter itself when it is installed."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.peers = Peers()
+        cls.agent = Agent("probe:\n  allow: [127.0.0.1]\n" + PROBE_MODULES)
+        cls.agent.wait_ready()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.agent.stop()
+        cls.peers.close()
+
+    def probe(self, query, headers=None):
+        return self.agent.get("/probe?" + query, headers)
+
+    def test_reachable_and_failing_targets(self):
+        p = self.peers.ports
+        status, headers, body = self.probe(f"module=tcp_connect&target=127.0.0.1:{p['ok']}")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(headers["Content-Type"], "text/plain; version=0.0.4; charset=utf-8")
+        samples = parse_metrics(body.decode())
+        self.assertEqual(find(samples, "probe_success"), [1.0])
+        self.assertEqual(find(samples, "probe_ip_addr_hash"), [3668918509.0])
+        self.assertTrue(all(labels == {} for _, labels, _ in samples), samples)
+        for query, name, value in (
+                (f"module=tcp_connect&target=127.0.0.1:{p['refused']}", "probe_success", 0.0),
+                (f"module=banner&target=127.0.0.1:{p['banner']}", "probe_success", 1.0),
+                (f"module=banner&target=127.0.0.1:{p['garbage']}", "probe_failed_due_to_regex",
+                 1.0)):
+            with self.subTest(query=query):
+                status, _, body = self.probe(query)
+                self.assertEqual(status, 200, body)
+                self.assertEqual(find(parse_metrics(body.decode()), name), [value])
+
+    def test_bad_requests(self):
+        self.assertEqual(self.probe("module=nope&target=127.0.0.1:1")[::2],
+                         (400, b'Unknown module "nope"\n'))
+        self.assertEqual(self.probe("module=tcp_connect")[::2],
+                         (400, b"Target parameter is missing\n"))
+        for target in ("10.0.0.1:80", "localhost:80"):
+            status, _, body = self.probe(f"module=tcp_connect&target={target}")
+            self.assertEqual(status, 403, body)
+            self.assertIn(b"probe.allow", body)
+
+    def test_scrape_timeout_header_bounds_a_hanging_probe_without_blocking_metrics(self):
+        result = {}
+
+        def hanging():
+            start = time.monotonic()
+            target = f"127.0.0.1:{self.peers.ports['hang']}"
+            result["reply"] = self.probe(f"module=tcp_connect&target={target}",
+                                         {"X-Prometheus-Scrape-Timeout-Seconds": "1.5"})
+            result["took"] = time.monotonic() - start
+
+        thread = threading.Thread(target=hanging)
+        thread.start()
+        while thread.is_alive() and "reply" not in result:
+            start = time.monotonic()
+            self.assertEqual(self.agent.get("/metrics")[0], 200)
+            self.assertLess(time.monotonic() - start, 0.5)  # never waits for the probe
+            time.sleep(0.05)
+        thread.join()
+        status, _, body = result["reply"]
+        self.assertEqual(status, 200, body)
+        self.assertEqual(find(parse_metrics(body.decode()), "probe_success"), [0.0])
+        # 1.5s minus blackbox's 0.5s offset.
+        self.assertGreaterEqual(result["took"], 0.9)
+        self.assertLess(result["took"], 1.5)
+
+    def test_promtool_accepts_the_answer(self):
+        promtool = require_tool(self, "promtool")
+        _, _, body = self.probe(f"module=tcp_connect&target=127.0.0.1:{self.peers.ports['ok']}")
+        result = subprocess.run([promtool, "check", "metrics"], input=body.decode(),
+                                capture_output=True, text=True)
+        self.assertIn(result.returncode, (0, 3), result.stdout + result.stderr)
+
+    def test_same_families_as_blackbox_exporter(self):
+        binary = require_tool(self, "prometheus-blackbox-exporter")
+        workdir = tempfile.mkdtemp()
+        try:
+            config = os.path.join(workdir, "blackbox.yml")
+            with open(config, "w") as f:
+                f.write(PROBE_MODULES)
+            port = free_port()
+            blackbox = subprocess.Popen(
+                [binary, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{port}"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                def blackbox_probe(query):
+                    try:
+                        with urllib.request.urlopen(
+                                f"http://127.0.0.1:{port}/probe?{query}", timeout=10) as reply:
+                            return reply.read().decode()
+                    except OSError:
+                        return None
+                p = self.peers.ports
+                for query in (f"module=tcp_connect&target=127.0.0.1:{p['ok']}",
+                              f"module=tcp_connect&target=127.0.0.1:{p['refused']}",
+                              f"module=banner&target=127.0.0.1:{p['garbage']}"):
+                    with self.subTest(query=query):
+                        theirs = wait_for(lambda: blackbox_probe(query), what="blackbox_exporter")
+                        ours = self.probe(query)[2].decode()
+                        self.assertEqual(families(ours), families(theirs), ours + "\n" + theirs)
+                        self.assertEqual(
+                            {(n, tuple(sorted(l))) for n, l, _ in parse_metrics(ours)},
+                            {(n, tuple(sorted(l))) for n, l, _ in parse_metrics(theirs)})
+                        self.assertEqual(find(parse_metrics(ours), "probe_success"),
+                                         find(parse_metrics(theirs), "probe_success"))
+            finally:
+                blackbox.terminate()
+                blackbox.wait(timeout=10)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

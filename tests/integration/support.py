@@ -14,6 +14,7 @@ import threading
 import time
 import unittest
 import urllib.error
+import urllib.parse
 import urllib.request
 
 IN_CI = os.environ.get("CI") == "true"
@@ -241,3 +242,35 @@ def parse_metrics(text):
 def find(samples, name, **labels):
     """Values of the samples named `name` whose labels include `labels`."""
     return [v for n, l, v in samples if n == name and all(l.get(k) == x for k, x in labels.items())]
+
+
+class Blackbox:
+    """blackbox_exporter on a loopback port with the given blackbox.yml text, stopped by PID."""
+
+    def __init__(self, binary, config_text):
+        self.dir = tempfile.mkdtemp()
+        config = os.path.join(self.dir, "blackbox.yml")
+        with open(config, "w") as f:
+            f.write(config_text)
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [binary, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{self.port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def _get(self, query):
+        try:
+            with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.port}/probe?{query}", timeout=10) as reply:
+                return reply.read().decode()
+        except OSError:
+            return None
+
+    def probe(self, module, target):
+        """The /probe answer for `module` and `target`, once blackbox_exporter listens."""
+        query = urllib.parse.urlencode({"module": module, "target": target})
+        return wait_for(lambda: self._get(query), what="blackbox_exporter")
+
+    def close(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)

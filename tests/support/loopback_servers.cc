@@ -83,6 +83,21 @@ UniqueFd ListenLoopback(int backlog, uint16_t* port) {
   return fd;
 }
 
+UniqueFd ListenOn(const std::string& ip, uint16_t port, int backlog, uint16_t* bound_port) {
+  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) Die("socket");
+  const int one = 1;
+  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in address = LoopbackAddress(port);
+  if (inet_pton(AF_INET, ip.c_str(), &address.sin_addr) != 1) Die("inet_pton");
+  if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    Die("bind");
+  }
+  if (listen(fd.get(), backlog) != 0) Die("listen");
+  *bound_port = LocalPort(fd.get());
+  return fd;
+}
+
 uint16_t RefusedPort() {
   UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) Die("socket");
@@ -124,9 +139,13 @@ HangingListener::HangingListener() {
   std::abort();
 }
 
-LoopbackServer::LoopbackServer(Handler handler) : handler_(std::move(handler)) {
+LoopbackServer::LoopbackServer(Handler handler)
+    : LoopbackServer(std::move(handler), "127.0.0.1", 0) {}
+
+LoopbackServer::LoopbackServer(Handler handler, const std::string& ip, uint16_t port)
+    : handler_(std::move(handler)) {
   IgnoreSigpipe();
-  listener_ = ListenLoopback(64, &port_);
+  listener_ = ListenOn(ip, port, 64, &port_);
   stop_fd_ = UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop_fd_) Die("eventfd");
   thread_ = std::thread([this] { Serve(); });
@@ -149,6 +168,11 @@ void LoopbackServer::Serve() {
 }
 
 bool LoopbackServer::WaitReadable(int fd) const { return WaitFor(fd, POLLIN, stop_fd_.get()); }
+
+bool LoopbackServer::WaitReadableFor(int fd, std::chrono::milliseconds timeout) const {
+  pollfd fds[2] = {{fd, POLLIN, 0}, {stop_fd_.get(), POLLIN, 0}};
+  return poll(fds, 2, static_cast<int>(timeout.count())) != 0;
+}
 
 bool LoopbackServer::ReadLine(int fd, std::string* line) {
   for (;;) {
@@ -241,6 +265,40 @@ LoopbackServer::Handler Converse(std::string greeting, std::string reply) {
           if (!reply.empty() && !LoopbackServer::WriteAll(fd, reply)) return;
         }
       };
+}
+
+namespace {
+// Reads request lines up to the blank line that ends the head; records the first.
+bool ReadRequestHead(int fd, LoopbackServer& server) {
+  std::string line;
+  bool first = true;
+  while (server.ReadLine(fd, &line)) {
+    if (first) server.Record(line);
+    first = false;
+    if (line.empty()) return true;
+  }
+  return false;
+}
+}  // namespace
+
+LoopbackServer::Handler HttpReply(std::string response) {
+  return [response = std::move(response)](int fd, LoopbackServer& server) {
+    if (!ReadRequestHead(fd, server)) return;
+    LoopbackServer::WriteAll(fd, response);
+    shutdown(fd, SHUT_WR);
+    DrainUntilClosed(fd, server);
+  };
+}
+
+LoopbackServer::Handler HttpTrickle(std::string response, std::chrono::milliseconds interval) {
+  return [response = std::move(response), interval](int fd, LoopbackServer& server) {
+    if (!ReadRequestHead(fd, server)) return;
+    for (char c : response) {
+      if (!LoopbackServer::WriteAll(fd, std::string_view(&c, 1))) return;
+      // The trickle is the server's behaviour under test, not a synchronisation.
+      if (server.WaitReadableFor(fd, interval)) return;  // the client gave up
+    }
+  };
 }
 
 }  // namespace handlers

@@ -46,6 +46,9 @@ void IgnoreSigpipe();
 /// A TCP listener on 127.0.0.1:0 with the given backlog; aborts the test binary on failure.
 UniqueFd ListenLoopback(int backlog, uint16_t* port);
 
+/// A TCP listener on `ip` (a loopback address such as 127.0.0.7) and `port` (0: any).
+UniqueFd ListenOn(const std::string& ip, uint16_t port, int backlog, uint16_t* bound_port);
+
 /// A port on 127.0.0.1 where nothing listens: bound to read a free port, then closed.
 uint16_t RefusedPort();
 
@@ -75,6 +78,9 @@ class LoopbackServer {
   using Handler = std::function<void(int client_fd, LoopbackServer& server)>;
 
   explicit LoopbackServer(Handler handler);
+  /// Listens on `ip`:`port` instead: several servers on 127.0.0.x share one port, as the
+  /// backends behind one name do.
+  LoopbackServer(Handler handler, const std::string& ip, uint16_t port);
   ~LoopbackServer();
   LoopbackServer(const LoopbackServer&) = delete;
   LoopbackServer& operator=(const LoopbackServer&) = delete;
@@ -85,6 +91,9 @@ class LoopbackServer {
 
   /// Blocks until `fd` is readable (or hung up); false when the server is stopping.
   bool WaitReadable(int fd) const;
+  /// Waits at most `timeout`: true when `fd` became readable (or hung up) or the server is
+  /// stopping, false when the time passed quietly.
+  bool WaitReadableFor(int fd, std::chrono::milliseconds timeout) const;
   /// Reads one line ("\n" stripped, "\r" too) from `fd`; false on EOF, error or stop.
   bool ReadLine(int fd, std::string* line);
   /// Writes all of `bytes` (MSG_NOSIGNAL); false on error.
@@ -121,6 +130,11 @@ LoopbackServer::Handler ResetAfterLine();
 /// Sends `greeting`, records every line the client sends; after each, sends `reply` (when
 /// non-empty). Closes when the client does.
 LoopbackServer::Handler Converse(std::string greeting, std::string reply);
+/// Reads an HTTP request's head (up to the blank line), records its request line, then sends
+/// `response` and closes.
+LoopbackServer::Handler HttpReply(std::string response);
+/// Reads an HTTP request's head, then sends `response` one byte per `interval`.
+LoopbackServer::Handler HttpTrickle(std::string response, std::chrono::milliseconds interval);
 }  // namespace handlers
 
 /// A TLS server on 127.0.0.1:0 (one thread, blocking SSL_accept per connection) presenting the
