@@ -22,6 +22,7 @@ prometheus::ClientMetric::Histogram Histogram::ToMetric() const {
   prometheus::ClientMetric::Histogram out;
   out.sample_count = count_;
   out.sample_sum = sum_;
+  out.bucket.reserve(upper_bounds_.size() + 1);
   uint64_t cumulative = 0;
   for (size_t i = 0; i < upper_bounds_.size(); ++i) {
     cumulative += counts_[i];
@@ -62,9 +63,13 @@ void MetricSet::Histogram(std::string_view name, std::string_view help, Labels l
   Add(name, help, prometheus::MetricType::Histogram, std::move(labels)).histogram = histogram;
 }
 
-Labels WithLabels(Labels labels, std::initializer_list<prometheus::ClientMetric::Label> more) {
-  labels.insert(labels.end(), more.begin(), more.end());
-  return labels;
+Labels WithLabels(const Labels& labels,
+                  std::initializer_list<prometheus::ClientMetric::Label> more) {
+  Labels out;
+  out.reserve(labels.size() + more.size());  // one allocation: this runs for every series
+  out.insert(out.end(), labels.begin(), labels.end());
+  out.insert(out.end(), more.begin(), more.end());
+  return out;
 }
 
 }  // namespace sre

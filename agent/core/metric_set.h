@@ -30,8 +30,9 @@ class Histogram {
 /// is a programming error and aborts in debug builds. Not thread-safe; use one per collection.
 class MetricSet {
  public:
-  // Room for a typical exporter's families, so adding them never moves the ones built so far.
-  MetricSet() { families_.reserve(16); }
+  // Room for a typical exporter's families (an HTTP probe has about 30), so adding them never
+  // moves the ones built so far.
+  MetricSet() { families_.reserve(32); }
 
   void Gauge(std::string_view name, std::string_view help, Labels labels, double value);
   void Counter(std::string_view name, std::string_view help, Labels labels, double value);
@@ -48,6 +49,7 @@ class MetricSet {
 };
 
 /// `labels` plus the extra pairs, in order.
-Labels WithLabels(Labels labels, std::initializer_list<prometheus::ClientMetric::Label> more);
+Labels WithLabels(const Labels& labels,
+                  std::initializer_list<prometheus::ClientMetric::Label> more);
 
 }  // namespace sre

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "agent/net/event_loop.h"
@@ -14,6 +15,10 @@ namespace {
 // Request durations from a LAN health check (milliseconds) to a slow page across regions.
 const std::vector<double> kDurationBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                               0.5,   1,    2.5,   5,    10};
+
+// The phases as sre-probe's figures ("connect_seconds" prints as "connect 0.1 ms").
+constexpr std::array<const char*, 5> kPhaseFigures = {
+    "resolve_seconds", "connect_seconds", "tls_seconds", "processing_seconds", "transfer_seconds"};
 
 // blackbox_exporter's help texts, so both read the same in Prometheus.
 constexpr const char* kSuccessHelp = "Displays whether or not the probe was a success";
@@ -117,9 +122,8 @@ void HttpProbeExporter::OnResolved(net::Resolution resolution) {
     for (const net::IpAddress& address : addresses) {
       const std::string key = address.ToString();
       auto previous = requests_.find(key);
-      requests[key] = previous != requests_.end()
-                          ? std::move(previous->second)
-                          : std::make_unique<HttpRequest>(env_.curl, plan_);
+      requests[key] = previous != requests_.end() ? std::move(previous->second)
+                                                  : std::make_unique<HttpRequest>(env_.curl, plan_);
     }
     requests_ = std::move(requests);
   }
@@ -260,8 +264,8 @@ void HttpProbeExporter::Finish() {
       fail(o.reason, fmt::format("{}: {}", address, o.message));
     }
     Observation observation{address, ok, o.reason, o.message, o.duration, {}, {}};
-    for (size_t phase = 0; phase < kPhaseNames.size(); ++phase) {
-      observation.figures[fmt::format("{}_seconds", kPhaseNames[phase])] = o.phases[phase];
+    for (size_t phase = 0; phase < kPhaseFigures.size(); ++phase) {
+      observation.figures[kPhaseFigures[phase]] = o.phases[phase];
     }
     if (o.status > 0) observation.figures["status"] = static_cast<double>(o.status);
     observation.figures["redirects"] = o.redirects;

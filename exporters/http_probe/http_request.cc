@@ -31,10 +31,12 @@ bool HasHeader(const std::map<std::string, std::string>& headers, const char* na
   });
 }
 
-double Seconds(CURL* easy, CURLINFO info) {
+// Microseconds, as curl measures them: phases are differences of these, taken before converting
+// to seconds so that 1256 us is 0.001256 and not 0.0012560000000000002.
+curl_off_t Micros(CURL* easy, CURLINFO info) {
   curl_off_t microseconds = 0;
   curl_easy_getinfo(easy, info, &microseconds);
-  return static_cast<double>(microseconds) / 1e6;
+  return microseconds;
 }
 
 }  // namespace
@@ -232,21 +234,23 @@ int HttpRequest::OnVerify(X509_STORE_CTX* store, void* self_ptr) {
 }
 
 void HttpRequest::AddHopTimings() {
-  const double lookup = Seconds(easy_, CURLINFO_NAMELOOKUP_TIME_T);
-  const double connect = Seconds(easy_, CURLINFO_CONNECT_TIME_T);
-  const double tls = Seconds(easy_, CURLINFO_APPCONNECT_TIME_T);
-  const double pretransfer = Seconds(easy_, CURLINFO_PRETRANSFER_TIME_T);
-  const double first_byte = Seconds(easy_, CURLINFO_STARTTRANSFER_TIME_T);
-  const double total = Seconds(easy_, CURLINFO_TOTAL_TIME_T);
-  auto& phases = outcome_.phases;
-  phases[static_cast<size_t>(Phase::kResolve)] += lookup;
-  if (connect > 0) phases[static_cast<size_t>(Phase::kConnect)] += connect - lookup;
-  if (tls > 0) phases[static_cast<size_t>(Phase::kTls)] += tls - connect;
+  const curl_off_t lookup = Micros(easy_, CURLINFO_NAMELOOKUP_TIME_T);
+  const curl_off_t connect = Micros(easy_, CURLINFO_CONNECT_TIME_T);
+  const curl_off_t tls = Micros(easy_, CURLINFO_APPCONNECT_TIME_T);
+  const curl_off_t pretransfer = Micros(easy_, CURLINFO_PRETRANSFER_TIME_T);
+  const curl_off_t first_byte = Micros(easy_, CURLINFO_STARTTRANSFER_TIME_T);
+  const curl_off_t total = Micros(easy_, CURLINFO_TOTAL_TIME_T);
+  auto add = [this](Phase phase, curl_off_t micros) {
+    outcome_.phases[static_cast<size_t>(phase)] += static_cast<double>(micros) / 1e6;
+  };
+  add(Phase::kResolve, lookup);
+  if (connect > 0) add(Phase::kConnect, connect - lookup);
+  if (tls > 0) add(Phase::kTls, tls - connect);
   if (first_byte > 0) {
-    phases[static_cast<size_t>(Phase::kProcessing)] += first_byte - pretransfer;
-    phases[static_cast<size_t>(Phase::kTransfer)] += total - first_byte;
+    add(Phase::kProcessing, first_byte - pretransfer);
+    add(Phase::kTransfer, total - first_byte);
   }
-  outcome_.duration += std::chrono::duration_cast<Duration>(std::chrono::duration<double>(total));
+  outcome_.duration += std::chrono::microseconds(total);
 }
 
 void HttpRequest::OnHopDone(CURLcode code) {

@@ -4,9 +4,11 @@ failing. Run by ctest (label integration) with SRE_AGENT set."""
 
 import datetime
 import http.server
+import json
 import os
 import shutil
 import ssl
+import subprocess
 import tempfile
 import threading
 import unittest
@@ -237,6 +239,51 @@ http_probe:
             dns.close()
             for server in servers:
                 server.close()
+
+
+class ProbeCommandTest(unittest.TestCase):
+    """`sre-probe http` runs the same probe once: Nagios exit codes, JSON, certificate details."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp()
+        cls.pki = make_pki(cls.dir)
+        cls.plain = Server()
+        cls.tls = Server(tls=cls.pki["good"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.plain.close()
+        cls.tls.close()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def run_probe(self, *args):
+        return subprocess.run([os.environ["SRE_PROBE"], "http", *args], capture_output=True,
+                              text=True, timeout=30)
+
+    def test_exit_codes_follow_the_status_rules(self):
+        base = f"http://127.0.0.1:{self.plain.port}"
+        self.assertEqual(self.run_probe(f"{base}/ok").returncode, 0)
+        missing = self.run_probe(f"{base}/missing")
+        self.assertEqual(missing.returncode, 2, missing.stdout)
+        self.assertIn("status_mismatch", missing.stdout)
+        self.assertEqual(self.run_probe(f"{base}/missing", "--expect-status", "404").returncode, 0)
+        self.assertEqual(self.run_probe(f"{base}/redirect", "--no-follow").returncode, 2)
+
+    def test_json_has_status_phases_and_certificate(self):
+        result = self.run_probe(f"https://localhost:{self.tls.port}/ok", "--tls-ca-file",
+                                self.pki["ca"], "--output", "json", "--header", "X-Probe: 1")
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        report = json.loads(result.stdout)
+        (observation,) = report["observations"]
+        self.assertEqual(observation["subject"], "127.0.0.1")
+        self.assertEqual(observation["figures"]["status"], 200)
+        self.assertGreater(observation["figures"]["tls_seconds"], 0)
+        self.assertEqual(observation["details"]["certificate_subject"],
+                         "CN=localhost,O=sre-agent tests")
+        self.assertEqual(observation["details"]["certificate_issuer"],
+                         "CN=Test CA,O=sre-agent tests")
+        self.assertEqual(observation["figures"]["certificate_days_left"], 29)
 
 
 if __name__ == "__main__":
