@@ -1,5 +1,6 @@
 #include "agent/runtime/text_format.h"
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -20,11 +21,12 @@ void AppendValue(std::string& out, double value) {
     out += value > 0 ? "+Inf" : "-Inf";
   } else if (value == std::trunc(value) && std::fabs(value) < 1e15) {
     // Counts, flags and hashes: integers print faster, and exactly as the shortest form would.
+    // FMT_COMPILE: the format string is parsed at compile time, not for each of many samples.
     char buffer[24];
-    out.append(buffer, fmt::format_to(buffer, "{}", static_cast<int64_t>(value)));
+    out.append(buffer, fmt::format_to(buffer, FMT_COMPILE("{}"), static_cast<int64_t>(value)));
   } else {
     char buffer[32];  // the shortest round-trip form of a double fits in 24 characters
-    out.append(buffer, fmt::format_to_n(buffer, sizeof buffer, "{}", value).out);
+    out.append(buffer, fmt::format_to_n(buffer, sizeof buffer, FMT_COMPILE("{}"), value).out);
   }
 }
 
