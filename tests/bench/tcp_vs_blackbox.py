@@ -14,7 +14,6 @@ check" divides the tool's CPU by the connections it actually made in the window.
 import argparse
 import asyncio
 import os
-import re
 import shutil
 import signal
 import socket
@@ -25,7 +24,8 @@ import threading
 import time
 import urllib.request
 
-TICKS = os.sysconf("SC_CLK_TCK")
+from benchlib import Scraper, cpu_seconds, free_port, memory, wait_http
+
 
 
 class CountingListener:
@@ -51,59 +51,6 @@ class CountingListener:
         self.port = server.sockets[0].getsockname()[1]
         self.ready.set()
         self.loop.run_forever()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pid):
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return int(fields[11]) / TICKS, int(fields[12]) / TICKS  # utime, stime
-
-
-def memory(pid):
-    status = open(f"/proc/{pid}/status").read()
-    kib = {k: int(v) for k, v in re.findall(r"^(\w+):\s+(\d+) kB", status, re.M)}
-    return {k: kib.get(k, 0) / 1024 for k in ("VmRSS", "RssAnon", "RssFile")}
-
-
-def wait_http(url, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
-
-
-class Scraper:
-    """Scrapes a /metrics URL with gzip every `interval` seconds, as Prometheus would (15 s is the
-    usual scrape interval), in a thread; the first scrape comes at once."""
-
-    def __init__(self, url, interval=15.0):
-        self.url = url
-        self.interval = interval
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while True:
-            request = urllib.request.Request(self.url, headers={"Accept-Encoding": "gzip"})
-            urllib.request.urlopen(request, timeout=5).read()
-            if self.stop.wait(self.interval):
-                return
-
-    def close(self):
-        self.stop.set()
-        self.thread.join()
 
 
 def measure(pid, listener, window):
