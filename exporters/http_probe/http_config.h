@@ -45,12 +45,9 @@ struct HttpOptions {
   TlsConfig tls_config;
   std::string preferred_ip_protocol = "ip4";
   bool ip_protocol_fallback = true;
-  std::string body_size_limit;  ///< "10MiB"; parsed into body_limit_bytes
+  std::string body_size_limit;  ///< "10MiB"; RequestPlan turns it into bytes
   std::string compression;      ///< Accept-Encoding asked for and decoded: "gzip", "br", ...
   bool enable_http2 = true;
-
-  /// Parsed from body_size_limit (not a key): bytes of the decoded body read at most.
-  int64_t body_limit_bytes = 0;
 };
 
 /// One scheduled HTTP probe.

@@ -8,6 +8,7 @@
 
 #include "agent/net/event_loop.h"
 #include "agent/net/tls_client.h"
+#include "exporters/common/blackbox_help.h"
 
 namespace sre::exporters::http_probe {
 namespace {
@@ -20,11 +21,7 @@ const std::vector<double> kDurationBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.2
 constexpr std::array<const char*, 5> kPhaseFigures = {
     "resolve_seconds", "connect_seconds", "tls_seconds", "processing_seconds", "transfer_seconds"};
 
-// blackbox_exporter's help texts, so both read the same in Prometheus.
-constexpr const char* kSuccessHelp = "Displays whether or not the probe was a success";
-constexpr const char* kDurationHelp = "Returns how long the probe took to complete in seconds";
-constexpr const char* kDnsHelp = "Returns the time taken for probe dns lookup in seconds";
-constexpr const char* kFailureInfoHelp = "Why the probe failed: 1 for the current reason";
+namespace help = blackbox_help;
 
 double HttpVersionNumber(const std::string& version) {
   if (version == "HTTP/1.0") return 1.0;
@@ -48,13 +45,13 @@ HttpProbeExporter::HttpProbeExporter(const HttpProbeConfig& config, ExporterEnv&
       env_(env),
       resolver_(resolver),
       plan_(std::make_shared<RequestPlan>(config.http, config.url, config.host)),
-      peer_(env.peer_compatible),
       counters_("probe_http_request_duration_seconds",
                 "Duration of the probe's requests that got a response, redirects included",
                 kDurationBuckets),
       sla_(config.min_failures) {
   literal_ = net::IpAddress::Parse(plan_->dns_host);
-  if (!peer_) base_labels_ = {{"check", config.settings.check}, {"target", config.url}};
+  if (!env_.peer_compatible)
+    base_labels_ = {{"check", config.settings.check}, {"target", config.url}};
 }
 
 HttpProbeExporter::~HttpProbeExporter() { Cancel(); }
@@ -107,7 +104,7 @@ void HttpProbeExporter::OnResolved(net::Resolution resolution) {
     return;
   }
   // blackbox_exporter probes the first address; so does `per_address: false`.
-  if (peer_ || !config_.per_address) addresses.resize(1);
+  if (env_.peer_compatible || !config_.per_address) addresses.resize(1);
   attempts_.resize(addresses.size());
   pending_ = attempts_.size();
   const double dns_seconds = ToSeconds(resolution_.elapsed);
@@ -147,10 +144,11 @@ void HttpProbeExporter::OnOutcome(size_t index, HttpOutcome outcome) {
 void HttpProbeExporter::AddAttemptSeries(MetricSet& set, const Attempt& attempt) const {
   const HttpOutcome& o = attempt.outcome;
   const bool ok = o.reason == Reason::kNone;
-  const Labels labels =
-      peer_ ? Labels{} : WithLabels(base_labels_, {{"address", attempt.address.ToString()}});
-  set.Gauge("probe_success", kSuccessHelp, labels, ok ? 1 : 0);
-  set.Gauge("probe_duration_seconds", kDurationHelp, labels, ToSeconds(o.duration));
+  const Labels labels = env_.peer_compatible
+                            ? Labels{}
+                            : WithLabels(base_labels_, {{"address", attempt.address.ToString()}});
+  set.Gauge("probe_success", help::kSuccess, labels, ok ? 1 : 0);
+  set.Gauge("probe_duration_seconds", help::kDuration, labels, ToSeconds(o.duration));
   for (size_t phase = 0; phase < kPhaseNames.size(); ++phase) {
     set.Gauge("probe_http_duration_seconds",
               "Duration of http request by phase, summed over all redirects",
@@ -172,17 +170,15 @@ void HttpProbeExporter::AddAttemptSeries(MetricSet& set, const Attempt& attempt)
               "Returns the Last-Modified HTTP response header in unixtime", labels,
               *o.last_modified_unix);
   }
-  set.Gauge("probe_failed_due_to_regex", "Indicates if probe failed due to regex", labels,
+  set.Gauge("probe_failed_due_to_regex", help::kFailedDueToRegex, labels,
             o.failed_due_to_regex ? 1 : 0);
-  set.Gauge("probe_ip_protocol", "Specifies whether probe ip protocol is IP4 or IP6", labels,
+  set.Gauge("probe_ip_protocol", help::kIpProtocol, labels,
             attempt.address.family() == net::IpFamily::kIp4 ? 4 : 6);
-  set.Gauge("probe_ip_addr_hash",
-            "Specifies the hash of IP address. It's useful to detect if the IP address changes.",
-            labels, net::AddressHash(attempt.address));
+  set.Gauge("probe_ip_addr_hash", help::kIpAddrHash, labels, net::AddressHash(attempt.address));
   // Certificates are reported even when they failed verification: expired and untrusted ones
   // are exactly those someone needs to see.
   if (o.earliest_cert_expiry) {
-    set.Gauge("probe_ssl_earliest_cert_expiry", "Returns last SSL chain expiry in unixtime", labels,
+    set.Gauge("probe_ssl_earliest_cert_expiry", help::kSslEarliestCertExpiry, labels,
               *o.earliest_cert_expiry);
   }
   if (o.verified_chain_expiry) {
@@ -198,11 +194,11 @@ void HttpProbeExporter::AddAttemptSeries(MetricSet& set, const Attempt& attempt)
               1);
   }
   if (!o.tls_version.empty()) {
-    set.Gauge("probe_tls_version_info", "Returns the TLS version used or NaN when unknown",
+    set.Gauge("probe_tls_version_info", help::kTlsVersionInfo,
               WithLabels(labels, {{"version", o.tls_version}}), 1);
   }
-  if (!ok && !peer_) {
-    set.Gauge("probe_failure_info", kFailureInfoHelp,
+  if (!ok && !env_.peer_compatible) {
+    set.Gauge("probe_failure_info", help::kFailureInfo,
               WithLabels(labels, {{"reason", std::string(ReasonName(o.reason))}}), 1);
   }
 }
@@ -221,7 +217,7 @@ void HttpProbeExporter::Finish() {
   CollectResult result;
   result.success = true;
   MetricSet set;
-  set.Gauge("probe_dns_lookup_time_seconds", kDnsHelp, base_labels_,
+  set.Gauge("probe_dns_lookup_time_seconds", help::kDnsLookup, base_labels_,
             ToSeconds(resolution_.elapsed));
   std::map<std::string, Reason> failing;
   auto fail = [&result](Reason reason, const std::string& message) {
@@ -240,12 +236,12 @@ void HttpProbeExporter::Finish() {
                     resolution_.error.empty() ? "no addresses" : resolution_.error);
     fail(reason, message);
     failing[""] = reason;
-    set.Gauge("probe_success", kSuccessHelp, base_labels_, 0);
-    set.Gauge("probe_duration_seconds", kDurationHelp, base_labels_,
+    set.Gauge("probe_success", help::kSuccess, base_labels_, 0);
+    set.Gauge("probe_duration_seconds", help::kDuration, base_labels_,
               ToSeconds(env_.loop.clock().Now() - started_));
-    if (!peer_) {
+    if (!env_.peer_compatible) {
       counters_.Record("", reason, std::nullopt);
-      set.Gauge("probe_failure_info", kFailureInfoHelp,
+      set.Gauge("probe_failure_info", help::kFailureInfo,
                 WithLabels(base_labels_, {{"reason", std::string(ReasonName(reason))}}), 1);
     }
     result.observations.push_back(
@@ -282,7 +278,7 @@ void HttpProbeExporter::Finish() {
     result.observations.push_back(std::move(observation));
   }
 
-  if (!peer_) {
+  if (!env_.peer_compatible) {
     sla_.Record(started_unix_, failing);
     counters_.AddTo(set, base_labels_);
     AddSlaSeries(set);

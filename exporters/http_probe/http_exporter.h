@@ -43,7 +43,6 @@ class HttpProbeExporter final : public Exporter {
   const ExporterEnv env_;  // a copy: references to what outlives every exporter
   net::DnsResolver& resolver_;
   const std::shared_ptr<const RequestPlan> plan_;
-  const bool peer_;
   std::optional<net::IpAddress> literal_;  // the URL's host when it is an IP address
   Labels base_labels_;
 

@@ -13,6 +13,7 @@
 #include "agent/net/event_loop.h"
 #include "agent/runtime/snapshot_store.h"
 #include "tests/support/dnsmasq.h"
+#include "tests/support/exporter_harness.h"
 #include "tests/support/loopback_servers.h"
 #include "tests/support/test_pki.h"
 
@@ -26,42 +27,9 @@ constexpr const char* kOk =
     "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nLast-Modified: Wed, 21 Oct 2026 07:28:00 GMT\r\n"
     "Connection: close\r\n\r\nok";
 
-class HttpProbeTest : public ::testing::Test {
+class HttpProbeTest : public ::testing::Test, protected testing::ExporterHarness {
  protected:
-  std::unique_ptr<Exporter> Make(const std::string& yaml, bool peer = false) {
-    auto document = config::Document::FromString(yaml, "test.yaml");
-    EXPECT_TRUE(document.ok()) << document.status().message();
-    auto spec = factory_->Parse(document->root(), config::ParseContext("test.yaml"));
-    EXPECT_TRUE(spec.ok()) << spec.status().message();
-    ExporterEnv env = env_;
-    env.peer_compatible = peer;
-    auto exporter = factory_->Create(*spec, env);
-    EXPECT_TRUE(exporter.ok()) << exporter.status().message();
-    return std::move(exporter).value();
-  }
-
-  // Starts every exporter at once; returns results in the order they finished.
-  std::vector<std::pair<size_t, CollectResult>> RunAll(
-      const std::vector<Exporter*>& exporters,
-      std::chrono::milliseconds timeout = std::chrono::seconds(3)) {
-    std::vector<std::pair<size_t, CollectResult>> results;
-    for (size_t i = 0; i < exporters.size(); ++i) {
-      exporters[i]->Collect(clock_.Now() + timeout, [&results, i](CollectResult r) {
-        results.emplace_back(i, std::move(r));
-      });
-    }
-    while (results.size() < exporters.size()) loop_.RunOnce(std::chrono::milliseconds(50));
-    return results;
-  }
-
-  CollectResult Run(Exporter& exporter,
-                    std::chrono::milliseconds timeout = std::chrono::seconds(3)) {
-    return std::move(RunAll({&exporter}, timeout).front().second);
-  }
-
-  static std::string Text(const CollectResult& result) {
-    return MergeExposition({MakeSnapshot({}, result.families)}, ExpositionFormat::kText004);
-  }
+  HttpProbeTest() : ExporterHarness(MakeHttpProbeFactory()) {}
 
   // The value of the one sample whose line starts with `series` ("name{labels}").
   static std::optional<double> Value(const std::string& text, const std::string& series) {
@@ -80,21 +48,13 @@ class HttpProbeTest : public ::testing::Test {
                             const std::string& extra = "") {
     return name + "{check=\"web\",target=\"" + url + "\",address=\"127.0.0.1\"" + extra + "}";
   }
-
-  SystemClock clock_;
-  net::EventLoop loop_{clock_};
-  net::ResolverPool resolvers_{loop_};
-  Logger log_{LogLevel::kError, LogFormat::kLogfmt, stderr, clock_};
-  std::unique_ptr<net::CurlMulti> curl_ = net::CurlMulti::Create(loop_).value();
-  ExporterEnv env_{loop_, resolvers_, *curl_, log_, false};
-  std::unique_ptr<ExporterFactory> factory_ = MakeHttpProbeFactory();
 };
 
 TEST_F(HttpProbeTest, OkResponseReportsBlackboxSeriesAndCounters) {
   LoopbackServer server(handlers::HttpReply(kOk));
   const std::string url = Url(server.port(), "/health");
   auto exporter = Make("check: web\nurl: " + url);
-  const CollectResult result = Run(*exporter);
+  const CollectResult result = CollectOnce(*exporter);
   EXPECT_TRUE(result.success) << result.message;
   const std::string text = Text(result);
   EXPECT_EQ(Value(text, Series("probe_success", url)), 1) << text;
@@ -121,8 +81,8 @@ TEST_F(HttpProbeTest, OkResponseReportsBlackboxSeriesAndCounters) {
 TEST_F(HttpProbeTest, OkResponseMatchesGoldenFile) {
   LoopbackServer server(handlers::HttpReply(kOk));
   auto exporter = Make("check: web\nurl: " + Url(server.port()) + "\nlabels: {location: eu-1}");
-  Run(*exporter);
-  std::string text = Text(Run(*exporter));
+  CollectOnce(*exporter);
+  std::string text = Text(CollectOnce(*exporter));
   text = std::regex_replace(text, std::regex(":" + std::to_string(server.port()) + "/"), ":PORT/");
   text = std::regex_replace(
       text,
@@ -145,7 +105,7 @@ TEST_F(HttpProbeTest, OkResponseMatchesGoldenFile) {
 TEST_F(HttpProbeTest, RefusedConnectionFails) {
   const std::string url = Url(testing::RefusedPort());
   auto exporter = Make("check: web\nurl: " + url);
-  const CollectResult result = Run(*exporter);
+  const CollectResult result = CollectOnce(*exporter);
   EXPECT_EQ(result.reason, Reason::kConnectionRefused) << result.message;
   const std::string text = Text(result);
   EXPECT_EQ(Value(text, Series("probe_success", url)), 0);
@@ -180,7 +140,7 @@ TEST_F(HttpProbeTest, ResponseRulesGiveTheirReasons) {
     LoopbackServer server(handlers::HttpReply(c.response));
     const std::string url = Url(server.port());
     auto exporter = Make("check: web\nurl: " + url + "\n" + c.options);
-    const CollectResult result = Run(*exporter);
+    const CollectResult result = CollectOnce(*exporter);
     EXPECT_EQ(result.reason, c.reason) << c.options << ": " << result.message;
     EXPECT_EQ(Value(Text(result), Series("probe_failed_due_to_regex", url)), c.regex ? 1 : 0)
         << c.options;
@@ -210,19 +170,19 @@ TEST_F(HttpProbeTest, RedirectsAreFollowedOnTheSameAddressAndLoopsStop) {
   LoopbackServer server(Router());
   const std::string url = Url(server.port(), "/a");
   auto exporter = Make("check: web\nurl: " + url);
-  CollectResult result = Run(*exporter);
+  CollectResult result = CollectOnce(*exporter);
   EXPECT_TRUE(result.success) << result.message;
   EXPECT_EQ(Value(Text(result), Series("probe_http_redirects", url)), 1);
   EXPECT_EQ(server.recorded(), (std::vector<std::string>{"GET /a HTTP/1.1", "GET /b HTTP/1.1"}));
 
   const std::string loop_url = Url(server.port(), "/loop");
   auto looping = Make("check: web\nurl: " + loop_url + "\nmax_redirects: 3");
-  result = Run(*looping);
+  result = CollectOnce(*looping);
   EXPECT_EQ(result.reason, Reason::kRedirectLoop) << result.message;
   EXPECT_EQ(Value(Text(result), Series("probe_http_redirects", loop_url)), 4);
 
   auto not_following = Make("check: web\nurl: " + url + "\nfollow_redirects: false");
-  result = Run(*not_following);
+  result = CollectOnce(*not_following);
   EXPECT_EQ(result.reason, Reason::kStatusMismatch);
   EXPECT_EQ(Value(Text(result), Series("probe_http_status_code", url)), 301);
 }
@@ -245,21 +205,21 @@ TEST_F(HttpProbeTest, HangingTargetsTimeOutWithoutDelayingOthers) {
     LoopbackServer healthy(handlers::HttpReply(kOk));
     auto slow = Make("check: web\nurl: " + Url(hanging.port()));
     auto fast = Make("check: web\nurl: " + Url(healthy.port()));
-    const auto results = RunAll({slow.get(), fast.get()}, std::chrono::milliseconds(800));
+    const auto results = CollectAll({slow.get(), fast.get()}, std::chrono::milliseconds(800));
     EXPECT_EQ(results[0].first, 1u) << "the healthy probe finished first";
     EXPECT_TRUE(results[0].second.success);
     EXPECT_EQ(results[1].second.reason, Reason::kTimeout) << results[1].second.message;
   }
   LoopbackServer trickle(handlers::HttpTrickle(kOk, std::chrono::milliseconds(200)));
   auto exporter = Make("check: web\nurl: " + Url(trickle.port()));
-  EXPECT_EQ(Run(*exporter, std::chrono::milliseconds(600)).reason, Reason::kTimeout);
+  EXPECT_EQ(CollectOnce(*exporter, std::chrono::milliseconds(600)).reason, Reason::kTimeout);
 }
 
 TEST_F(HttpProbeTest, DnsFailureIsOneFailingSeriesWithoutAddress) {
   // A DNS server port where nothing listens: every query fails.
   auto exporter = Make("check: web\nurl: http://nothing.test/\ndns_servers: ['127.0.0.1:" +
                        std::to_string(testing::RefusedPort()) + "']");
-  const CollectResult result = Run(*exporter, std::chrono::milliseconds(1500));
+  const CollectResult result = CollectOnce(*exporter, std::chrono::milliseconds(1500));
   EXPECT_EQ(result.reason, Reason::kDnsError) << result.message;
   const std::string text = Text(result);
   EXPECT_EQ(Value(text, "probe_success{check=\"web\",target=\"http://nothing.test/\"}"), 0);
@@ -276,7 +236,7 @@ class HttpsProbeTest : public HttpProbeTest {
     testing::TlsServer server(cert.cert, cert.key, kOk);
     const std::string url = "https://127.0.0.1:" + std::to_string(server.port()) + "/";
     auto exporter = Make("check: web\nurl: " + url + "\ntls_config: {" + tls_options + "}");
-    CollectResult result = Run(*exporter);
+    CollectResult result = CollectOnce(*exporter);
     *text = std::regex_replace(Text(result), std::regex(url), "URL");
     return result;
   }
@@ -346,7 +306,7 @@ TEST_F(HttpsProbeTest, BadCertificatesFailWithReasonAndStillReportExpiry) {
 TEST_F(HttpProbeTest, PeerModeAnswersLikeBlackboxForOneAddress) {
   LoopbackServer server(handlers::HttpReply(kOk));
   auto exporter = Make("check: http_2xx\nurl: " + Url(server.port()), /*peer=*/true);
-  const std::string text = Text(Run(*exporter));
+  const std::string text = Text(CollectOnce(*exporter));
   EXPECT_EQ(Value(text, "probe_success"), 1) << text;
   EXPECT_EQ(Value(text, "probe_http_status_code"), 200);
   EXPECT_EQ(text.find("check="), std::string::npos);
@@ -387,7 +347,7 @@ TEST_F(HttpProbeTest, EveryAddressIsProbedAndOneBadBackendOpensOneViolation) {
   const std::string url = "http://web.test:" + std::to_string(port) + "/";
   auto exporter = Make("check: web\nurl: " + url + "\ndns_servers: ['" + dns.server() + "']");
 
-  CollectResult result = Run(*exporter);
+  CollectResult result = CollectOnce(*exporter);
   std::string text = Text(result);
   for (int i = 1; i <= 10; ++i) {
     const std::string series = "probe_success{check=\"web\",target=\"" + url +
@@ -403,7 +363,7 @@ TEST_F(HttpProbeTest, EveryAddressIsProbedAndOneBadBackendOpensOneViolation) {
       << result.incidents[0];
 
   broken = false;
-  result = Run(*exporter);
+  result = CollectOnce(*exporter);
   text = Text(result);
   EXPECT_TRUE(result.success) << result.message;
   EXPECT_EQ(Value(text, "probe_sla_violation_open" + labels), 0);
@@ -413,7 +373,7 @@ TEST_F(HttpProbeTest, EveryAddressIsProbedAndOneBadBackendOpensOneViolation) {
 
   auto once = Make("check: web\nurl: " + url + "\nper_address: false\ndns_servers: ['" +
                    dns.server() + "']");
-  EXPECT_EQ(Run(*once).observations.size(), 1u);
+  EXPECT_EQ(CollectOnce(*once).observations.size(), 1u);
 }
 
 TEST_F(HttpProbeTest, ConfigErrorsPointAtTheKey) {

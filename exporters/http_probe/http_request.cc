@@ -13,8 +13,6 @@
 namespace sre::exporters::http_probe {
 namespace {
 
-constexpr long kReceiveBuffer = 4096;
-
 std::string UrlPart(const std::string& url, CURLUPart part) {
   std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> parsed(curl_url(), &curl_url_cleanup);
   if (curl_url_set(parsed.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) return "";
@@ -120,8 +118,6 @@ void HttpRequest::StartHop(const std::string& url) {
   curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
   curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);  // a resumed session sends no certificate
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, error_);
-  // curl keeps a receive buffer per handle; 16 KiB by default, times thousands of probes.
-  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, kReceiveBuffer);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, plan_->headers);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &HttpRequest::OnBody);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, this);

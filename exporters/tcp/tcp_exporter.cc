@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "agent/net/event_loop.h"
+#include "exporters/common/blackbox_help.h"
 
 namespace sre::exporters::tcp {
 namespace {
@@ -11,13 +12,7 @@ namespace {
 const std::vector<double> kConnectBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                              0.05,   0.1,   0.25,   0.5,   1,    2.5};
 
-constexpr char kSuccessHelp[] = "Displays whether or not the probe was a success";
-constexpr char kDurationHelp[] = "Returns how long the probe took to complete in seconds";
-constexpr char kDnsHelp[] = "Returns the time taken for probe dns lookup in seconds";
-constexpr char kIpProtocolHelp[] = "Specifies whether probe ip protocol is IP4 or IP6";
-constexpr char kIpHashHelp[] =
-    "Specifies the hash of IP address. It's useful to detect if the IP address changes.";
-constexpr char kRegexHelp[] = "Indicates if probe failed due to regex";
+namespace help = blackbox_help;
 
 bool IsTlsFailure(Reason reason) {
   return reason == Reason::kTlsHandshakeError || reason == Reason::kTlsUntrusted ||
@@ -132,7 +127,7 @@ void TcpExporter::Finish() {
   CollectResult result;
   result.success = true;
   MetricSet set;
-  set.Gauge("probe_dns_lookup_time_seconds", kDnsHelp, base_labels_, dns_seconds);
+  set.Gauge("probe_dns_lookup_time_seconds", help::kDnsLookup, base_labels_, dns_seconds);
 
   auto fail = [&result](Reason reason, const std::string& message) {
     if (!result.success) return;
@@ -149,9 +144,9 @@ void TcpExporter::Finish() {
         resolution_.reason == Reason::kNone ? Reason::kDnsError : resolution_.reason;
     fail(reason, message);
     counters_.Record("", reason, std::nullopt);
-    set.Gauge("probe_success", kSuccessHelp, base_labels_, 0);
-    set.Gauge("probe_duration_seconds", kDurationHelp, base_labels_, total_seconds);
-    set.Gauge("probe_failure_info", "Why the probe failed: 1 for the current reason",
+    set.Gauge("probe_success", help::kSuccess, base_labels_, 0);
+    set.Gauge("probe_duration_seconds", help::kDuration, base_labels_, total_seconds);
+    set.Gauge("probe_failure_info", help::kFailureInfo,
               WithLabels(base_labels_, {{"reason", std::string(ReasonName(reason))}}), 1);
     result.observations.push_back(
         {host_, false, reason, message, loop_.clock().Now() - started_, {}, {}});
@@ -165,12 +160,14 @@ void TcpExporter::Finish() {
     counters_.Record(address, dial.reason,
                      ok ? std::optional(ToSeconds(dial.connect_time)) : std::nullopt);
     if (!ok) fail(dial.reason, fmt::format("{}: {}", address, dial.message));
-    set.Gauge("probe_success", kSuccessHelp, labels, ok ? 1 : 0);
-    set.Gauge("probe_duration_seconds", kDurationHelp, labels, dns_seconds + ToSeconds(dial.total));
-    set.Gauge("probe_ip_protocol", kIpProtocolHelp, labels,
+    set.Gauge("probe_success", help::kSuccess, labels, ok ? 1 : 0);
+    set.Gauge("probe_duration_seconds", help::kDuration, labels,
+              dns_seconds + ToSeconds(dial.total));
+    set.Gauge("probe_ip_protocol", help::kIpProtocol, labels,
               attempt.address.family() == net::IpFamily::kIp4 ? 4 : 6);
-    set.Gauge("probe_ip_addr_hash", kIpHashHelp, labels, net::AddressHash(attempt.address));
-    set.Gauge("probe_failed_due_to_regex", kRegexHelp, labels, dial.failed_due_to_regex ? 1 : 0);
+    set.Gauge("probe_ip_addr_hash", help::kIpAddrHash, labels, net::AddressHash(attempt.address));
+    set.Gauge("probe_failed_due_to_regex", help::kFailedDueToRegex, labels,
+              dial.failed_due_to_regex ? 1 : 0);
     set.Gauge("probe_tcp_duration_seconds", "Duration of the connection's phases in seconds",
               WithLabels(labels, {{"phase", "connect"}}), ToSeconds(dial.connect_time));
     if (!dial.tls_version.empty()) {  // only a completed handshake has a duration to report
@@ -178,15 +175,15 @@ void TcpExporter::Finish() {
                 WithLabels(labels, {{"phase", "tls"}}), ToSeconds(dial.tls_time));
     }
     if (dial.earliest_cert_expiry) {
-      set.Gauge("probe_ssl_earliest_cert_expiry", "Returns earliest SSL cert expiry date", labels,
+      set.Gauge("probe_ssl_earliest_cert_expiry", help::kSslEarliestCertExpiry, labels,
                 *dial.earliest_cert_expiry);
     }
     if (!dial.tls_version.empty()) {
-      set.Gauge("probe_tls_version_info", "Contains the TLS version used",
+      set.Gauge("probe_tls_version_info", help::kTlsVersionInfo,
                 WithLabels(labels, {{"version", dial.tls_version}}), 1);
     }
     if (!ok) {
-      set.Gauge("probe_failure_info", "Why the probe failed: 1 for the current reason",
+      set.Gauge("probe_failure_info", help::kFailureInfo,
                 WithLabels(labels, {{"reason", std::string(ReasonName(dial.reason))}}), 1);
     }
     Observation observation{address,     ok,
@@ -214,7 +211,7 @@ void TcpExporter::FinishPeerCompatible() {
   const Duration took = loop_.clock().Now() - started_;
   CollectResult result;
   MetricSet set;
-  set.Gauge("probe_dns_lookup_time_seconds", kDnsHelp, {}, ToSeconds(resolution_.elapsed));
+  set.Gauge("probe_dns_lookup_time_seconds", help::kDnsLookup, {}, ToSeconds(resolution_.elapsed));
   // What blackbox_exporter reports before it has an address: zero protocol and hash.
   double ip_protocol = 0;
   double ip_hash = 0;
@@ -238,11 +235,11 @@ void TcpExporter::FinishPeerCompatible() {
     // included) succeeded, and with its own help texts.
     if (!dial.tls_version.empty() && !IsTlsFailure(dial.reason)) {
       if (dial.earliest_cert_expiry) {
-        set.Gauge("probe_ssl_earliest_cert_expiry", "Returns last SSL chain expiry in unixtime", {},
+        set.Gauge("probe_ssl_earliest_cert_expiry", help::kSslEarliestCertExpiry, {},
                   *dial.earliest_cert_expiry);
       }
-      set.Gauge("probe_tls_version_info", "Returns the TLS version used or NaN when unknown",
-                {{"version", dial.tls_version}}, 1);
+      set.Gauge("probe_tls_version_info", help::kTlsVersionInfo, {{"version", dial.tls_version}},
+                1);
     }
     Observation observation{address,     result.success,
                             dial.reason, result.success ? "connected" : dial.message,
@@ -253,11 +250,11 @@ void TcpExporter::FinishPeerCompatible() {
     }
     result.observations.push_back(std::move(observation));
   }
-  set.Gauge("probe_failed_due_to_regex", kRegexHelp, {}, failed_due_to_regex ? 1 : 0);
-  set.Gauge("probe_ip_addr_hash", kIpHashHelp, {}, ip_hash);
-  set.Gauge("probe_ip_protocol", kIpProtocolHelp, {}, ip_protocol);
-  set.Gauge("probe_duration_seconds", kDurationHelp, {}, ToSeconds(took));
-  set.Gauge("probe_success", kSuccessHelp, {}, result.success ? 1 : 0);
+  set.Gauge("probe_failed_due_to_regex", help::kFailedDueToRegex, {}, failed_due_to_regex ? 1 : 0);
+  set.Gauge("probe_ip_addr_hash", help::kIpAddrHash, {}, ip_hash);
+  set.Gauge("probe_ip_protocol", help::kIpProtocol, {}, ip_protocol);
+  set.Gauge("probe_duration_seconds", help::kDuration, {}, ToSeconds(took));
+  set.Gauge("probe_success", help::kSuccess, {}, result.success ? 1 : 0);
   result.families = set.Take();
   Done done = std::move(done_);
   done_ = nullptr;

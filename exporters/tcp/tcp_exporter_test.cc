@@ -12,46 +12,16 @@
 #include "agent/net/event_loop.h"
 #include "agent/runtime/snapshot_store.h"
 #include "tests/support/dnsmasq.h"
+#include "tests/support/exporter_harness.h"
 #include "tests/support/loopback_servers.h"
 #include "tests/support/test_pki.h"
 
 namespace sre::exporters::tcp {
 namespace {
 
-class TcpExporterTest : public ::testing::Test {
+class TcpExporterTest : public ::testing::Test, protected testing::ExporterHarness {
  protected:
-  std::unique_ptr<Exporter> Make(const std::string& yaml) { return Make(yaml, env_); }
-
-  std::unique_ptr<Exporter> Make(const std::string& yaml, ExporterEnv& env) {
-    auto document = config::Document::FromString(yaml, "test.yaml");
-    EXPECT_TRUE(document.ok()) << document.status().message();
-    auto spec = factory_->Parse(document->root(), config::ParseContext("test.yaml"));
-    EXPECT_TRUE(spec.ok()) << spec.status().message();
-    auto exporter = factory_->Create(*spec, env);
-    EXPECT_TRUE(exporter.ok()) << exporter.status().message();
-    return std::move(exporter).value();
-  }
-
-  CollectResult Run(Exporter& exporter) {
-    std::optional<CollectResult> result;
-    exporter.Collect(clock_.Now() + std::chrono::seconds(2),
-                     [&](CollectResult r) { result = std::move(r); });
-    while (!result) loop_.RunOnce(std::chrono::milliseconds(50));
-    return std::move(*result);
-  }
-
-  static std::string Text(const CollectResult& result) {
-    return MergeExposition({MakeSnapshot({}, result.families)}, ExpositionFormat::kText004);
-  }
-
-  SystemClock clock_;
-  net::EventLoop loop_{clock_};
-  net::ResolverPool resolvers_{loop_};
-  Logger log_{LogLevel::kError, LogFormat::kLogfmt, stderr, clock_};
-  std::unique_ptr<net::CurlMulti> curl_ = net::CurlMulti::Create(loop_).value();
-  ExporterEnv env_{loop_, resolvers_, *curl_, log_, false};
-  ExporterEnv peer_env_{loop_, resolvers_, *curl_, log_, /*peer_compatible=*/true};
-  std::unique_ptr<ExporterFactory> factory_ = MakeTcpFactory();
+  TcpExporterTest() : ExporterHarness(MakeTcpFactory()) {}
 };
 
 /// The family names of a text exposition, in order.
@@ -84,7 +54,7 @@ TEST_F(TcpExporterTest, ReachableEndpointSucceedsWithBlackboxSeries) {
   uint16_t port = 0;
   const testing::UniqueFd listener = testing::ListenLoopback(16, &port);
   auto exporter = Make("check: db\ntarget: 127.0.0.1:" + std::to_string(port));
-  CollectResult result = Run(*exporter);
+  CollectResult result = CollectOnce(*exporter);
   EXPECT_TRUE(result.success) << result.message;
   const std::string labels = "check=\"db\",target=\"127.0.0.1:" + std::to_string(port) + "\"";
   const std::string text = Text(result);
@@ -106,8 +76,8 @@ TEST_F(TcpExporterTest, ReachableEndpointSucceedsWithBlackboxSeries) {
 TEST_F(TcpExporterTest, RefusedPortFailsWithReasonAndCountsAcrossRuns) {
   const uint16_t port = testing::RefusedPort();
   auto exporter = Make("check: gone\ntarget: 127.0.0.1:" + std::to_string(port));
-  Run(*exporter);
-  CollectResult result = Run(*exporter);
+  CollectOnce(*exporter);
+  CollectResult result = CollectOnce(*exporter);
   EXPECT_FALSE(result.success);
   EXPECT_EQ(result.reason, Reason::kConnectionRefused);
   const std::string text = Text(result);
@@ -128,8 +98,8 @@ TEST_F(TcpExporterTest, RefusedPortFailsWithReasonAndCountsAcrossRuns) {
 TEST_F(TcpExporterTest, RefusedEndpointMatchesGoldenFile) {
   const uint16_t port = testing::RefusedPort();
   auto exporter = Make("check: db-writer\ntarget: 127.0.0.1:" + std::to_string(port));
-  Run(*exporter);
-  std::string text = Text(Run(*exporter));
+  CollectOnce(*exporter);
+  std::string text = Text(CollectOnce(*exporter));
   text = std::regex_replace(text, std::regex(":" + std::to_string(port) + "\""), ":PORT\"");
   text = std::regex_replace(
       text, std::regex(R"((\nprobe_(tcp_)?duration_seconds\{[^\n]*\}) [^\n]+)"), "$1 <duration>");
@@ -146,7 +116,7 @@ TEST_F(TcpExporterTest, RefusedEndpointMatchesGoldenFile) {
 TEST_F(TcpExporterTest, UnresolvableNameIsADnsFailureWithoutAddress) {
   // Nothing listens on port 1: the DNS query is refused at once.
   auto exporter = Make("check: nowhere\ntarget: db.invalid:3306\ndns_servers: [\"127.0.0.1:1\"]");
-  CollectResult result = Run(*exporter);
+  CollectResult result = CollectOnce(*exporter);
   EXPECT_FALSE(result.success);
   EXPECT_EQ(result.reason, Reason::kDnsError) << ReasonName(result.reason);
   const std::string text = Text(result);
@@ -164,7 +134,7 @@ TEST_F(TcpExporterTest, ExpiredCertificateFailsButStillReportsItsExpiry) {
   testing::TlsServer server(leaf.cert, leaf.key);
   auto exporter = Make("check: web\ntarget: 127.0.0.1:" + std::to_string(server.port()) +
                        "\ntls: true\ntls_config: {ca_file: " + pki.ca_file() + "}");
-  CollectResult result = Run(*exporter);
+  CollectResult result = CollectOnce(*exporter);
   EXPECT_FALSE(result.success);
   EXPECT_EQ(result.reason, Reason::kTlsExpired) << result.message;
   const std::string text = Text(result);
@@ -212,9 +182,9 @@ TEST_F(TcpExporterTest, PeerModeReportsBlackboxFamiliesWithoutLabels) {
   const testing::UniqueFd listener = testing::ListenLoopback(16, &port);
   auto exporter =
       Make("check: tcp_connect\ntarget: 127.0.0.1:" + std::to_string(port) + "\nlabels: {team: db}",
-           peer_env_);
+           /*peer_compatible=*/true);
   for (int run = 0; run < 2; ++run) {  // nothing accumulates across runs either
-    CollectResult result = Run(*exporter);
+    CollectResult result = CollectOnce(*exporter);
     EXPECT_TRUE(result.success) << result.message;
     const std::string text = Text(result);
     EXPECT_EQ(FamilyNames(text), kBlackboxTcpFamilies) << text;
@@ -228,8 +198,9 @@ TEST_F(TcpExporterTest, PeerModeReportsBlackboxFamiliesWithoutLabels) {
 
 TEST_F(TcpExporterTest, PeerModeFailureHasNoReasonSeries) {
   const uint16_t port = testing::RefusedPort();
-  auto exporter = Make("check: m\ntarget: 127.0.0.1:" + std::to_string(port), peer_env_);
-  CollectResult result = Run(*exporter);
+  auto exporter =
+      Make("check: m\ntarget: 127.0.0.1:" + std::to_string(port), /*peer_compatible=*/true);
+  CollectResult result = CollectOnce(*exporter);
   EXPECT_FALSE(result.success);
   EXPECT_EQ(result.reason, Reason::kConnectionRefused);
   const std::string text = Text(result);
@@ -238,9 +209,9 @@ TEST_F(TcpExporterTest, PeerModeFailureHasNoReasonSeries) {
 }
 
 TEST_F(TcpExporterTest, PeerModeDnsFailureReportsZeroAddress) {
-  auto exporter =
-      Make("check: m\ntarget: db.invalid:3306\ndns_servers: [\"127.0.0.1:1\"]", peer_env_);
-  CollectResult result = Run(*exporter);
+  auto exporter = Make("check: m\ntarget: db.invalid:3306\ndns_servers: [\"127.0.0.1:1\"]",
+                       /*peer_compatible=*/true);
+  CollectResult result = CollectOnce(*exporter);
   EXPECT_EQ(result.reason, Reason::kDnsError);
   const std::string text = Text(result);
   EXPECT_EQ(FamilyNames(text), kBlackboxTcpFamilies) << text;
@@ -264,8 +235,8 @@ TEST_F(TcpExporterTest, PeerModeProbesOneAddressOfAName) {
   const uint16_t port = testing::RefusedPort();
   auto exporter = Make("check: m\ntarget: multi.test:" + std::to_string(port) +
                            "\ndns_servers: [\"" + dns.server() + "\"]",
-                       peer_env_);
-  CollectResult result = Run(*exporter);
+                       /*peer_compatible=*/true);
+  CollectResult result = CollectOnce(*exporter);
   ASSERT_EQ(result.observations.size(), 1u) << result.message;
   const auto address = net::IpAddress::Parse(result.observations[0].subject);
   ASSERT_TRUE(address.has_value()) << result.observations[0].subject;
@@ -282,8 +253,8 @@ TEST_F(TcpExporterTest, PeerModeReportsTheCertificateOnlyAfterAVerifiedHandshake
   testing::TlsServer server(good.cert, good.key);
   auto exporter = Make("check: m\ntarget: 127.0.0.1:" + std::to_string(server.port()) +
                            "\ntls: true\ntls_config: {ca_file: " + pki.ca_file() + "}",
-                       peer_env_);
-  CollectResult result = Run(*exporter);
+                       /*peer_compatible=*/true);
+  CollectResult result = CollectOnce(*exporter);
   EXPECT_TRUE(result.success) << result.message;
   std::string text = Text(result);
   std::vector<std::string> expected = kBlackboxTcpFamilies;
@@ -300,8 +271,8 @@ TEST_F(TcpExporterTest, PeerModeReportsTheCertificateOnlyAfterAVerifiedHandshake
   testing::TlsServer old_server(old.cert, old.key);
   auto old_exporter = Make("check: m\ntarget: 127.0.0.1:" + std::to_string(old_server.port()) +
                                "\ntls: true\ntls_config: {ca_file: " + pki.ca_file() + "}",
-                           peer_env_);
-  result = Run(*old_exporter);
+                           /*peer_compatible=*/true);
+  result = CollectOnce(*old_exporter);
   EXPECT_EQ(result.reason, Reason::kTlsExpired);
   text = Text(result);
   EXPECT_EQ(FamilyNames(text), kBlackboxTcpFamilies) << text;
