@@ -2,6 +2,8 @@
 
 #include "exporters/http_probe/http_cli.h"
 #include "exporters/http_probe/http_exporter.h"
+#include "exporters/php_fpm/php_fpm_cli.h"
+#include "exporters/php_fpm/php_fpm_exporter.h"
 #include "exporters/tcp/tcp_cli.h"
 #include "exporters/tcp/tcp_exporter.h"
 
@@ -10,10 +12,11 @@ namespace sre::exporters {
 void RegisterBuiltinExporters(ExporterRegistry& registry) {
   registry.Add(tcp::MakeTcpFactory());
   registry.Add(http_probe::MakeHttpProbeFactory());
+  registry.Add(php_fpm::MakePhpFpmFactory());
 }
 
 std::vector<cli::ProbeCommand> BuiltinProbeCommands() {
-  return {tcp::TcpProbeCommand(), http_probe::HttpProbeCommand()};
+  return {tcp::TcpProbeCommand(), http_probe::HttpProbeCommand(), php_fpm::PhpFpmProbeCommand()};
 }
 
 }  // namespace sre::exporters

@@ -13,10 +13,11 @@ build_packages=(
 )
 # clang + libclang-rt: the asan-ubsan preset and libFuzzer; prometheus: promtool;
 # dnsmasq-base: names with many addresses; chromium: the landing-page test;
-# prometheus-blackbox-exporter: /probe is compared with it; python3-cryptography: test certificates.
+# prometheus-blackbox-exporter: /probe is compared with it; python3-cryptography: test certificates;
+# php8.2-fpm: the php_fpm exporter's pools (started by the tests, never as a service).
 test_packages=(
   clang-14 libclang-rt-14-dev clang-format python3 python3-cryptography curl openssl
-  prometheus prometheus-blackbox-exporter dnsmasq-base chromium
+  prometheus prometheus-blackbox-exporter dnsmasq-base chromium php8.2-fpm
 )
 # Peers measured side by side in tests/bench.
 bench_packages=(hyperfine wrk nginx-light)

@@ -9,11 +9,11 @@ cli::ProbeCommand HttpProbeCommand() {
   command.arguments = "URL";
   command.summary = "fetch URL from every address of its host: status, phases, certificate";
   command.flags = {
-      {"header", "NAME:VALUE", "request header (repeatable)", "", true},
+      {"header", "NAME:VALUE", "request header", "", true},
       {"method", "METHOD", "request method (default GET)"},
       {"body", "TEXT", "request body"},
       {"host", "HOST", "Host header to send instead of the URL's host"},
-      {"expect-status", "CODE", "accepted status (repeatable; default: any 2xx)", "", true},
+      {"expect-status", "CODE", "accepted status (default: any 2xx)", "", true},
       {"expect-body", "REGEX", "the body must match this"},
       {"no-follow", "", "do not follow redirects"},
       {"tls-ca-file", "FILE", "CA bundle to verify the server (default: the system's)"},

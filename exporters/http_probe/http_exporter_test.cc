@@ -31,15 +31,6 @@ class HttpProbeTest : public ::testing::Test, protected testing::ExporterHarness
  protected:
   HttpProbeTest() : ExporterHarness(MakeHttpProbeFactory()) {}
 
-  // The value of the one sample whose line starts with `series` ("name{labels}").
-  static std::optional<double> Value(const std::string& text, const std::string& series) {
-    std::istringstream lines(text);
-    for (std::string line; std::getline(lines, line);) {
-      if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-    }
-    return std::nullopt;
-  }
-
   static std::string Url(uint16_t port, const std::string& path = "/") {
     return "http://127.0.0.1:" + std::to_string(port) + path;
   }

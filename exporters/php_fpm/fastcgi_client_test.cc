@@ -8,52 +8,22 @@
 #include <optional>
 #include <thread>
 
+#include "exporters/php_fpm/fake_php_fpm.h"
 #include "tests/support/loopback_servers.h"
 #include "tests/support/test_pki.h"
 
 namespace sre::exporters::php_fpm {
 namespace {
 
+using fake::Answer;
+using fake::ReadRequest;
+using fake::Response;
 using testing::LoopbackServer;
 
 const Params kStatusParams = {{"SCRIPT_NAME", "/status"},
                               {"SCRIPT_FILENAME", "/status"},
                               {"REQUEST_METHOD", "GET"},
                               {"QUERY_STRING", "json"}};
-
-// Reads a FastCGI request up to its empty FCGI_STDIN record; false when the client went away.
-bool ReadRequest(int fd, LoopbackServer& server) {
-  std::string bytes;
-  size_t pos = 0;
-  for (;;) {
-    while (bytes.size() >= pos + kRecordHeaderBytes) {
-      const auto* header = reinterpret_cast<const unsigned char*>(bytes.data() + pos);
-      const size_t content = header[4] << 8 | header[5];
-      if (header[1] == static_cast<unsigned char>(RecordType::kStdin) && content == 0) return true;
-      pos += kRecordHeaderBytes + content + header[6];
-    }
-    if (!server.WaitReadable(fd)) return false;
-    char buffer[4096];
-    const ssize_t n = recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
-    if (n <= 0) return false;
-    bytes.append(buffer, static_cast<size_t>(n));
-  }
-}
-
-std::string Response(std::string_view cgi_output) {
-  std::string out;
-  AppendRecord(out, RecordType::kStdout, 1, cgi_output);
-  const char end[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // app status 0, FCGI_REQUEST_COMPLETE
-  AppendRecord(out, RecordType::kEndRequest, 1, std::string_view(end, 8));
-  return out;
-}
-
-// A php-fpm stand-in: reads the request, then sends `bytes` and closes.
-LoopbackServer::Handler Answer(std::string bytes) {
-  return [bytes = std::move(bytes)](int fd, LoopbackServer& server) {
-    if (ReadRequest(fd, server)) LoopbackServer::WriteAll(fd, bytes);
-  };
-}
 
 class FastCgiClientTest : public ::testing::Test {
  protected:
@@ -95,25 +65,8 @@ TEST_F(FastCgiClientTest, ReportsTheCgiStatusOfABusyPool) {
 TEST_F(FastCgiClientTest, ReadsTheStatusOverAUnixSocket) {
   testing::TempDir dir;
   const std::string path = dir.path() + "/fpm.sock";
-  testing::UniqueFd listener(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path.c_str());
-  ASSERT_EQ(bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  ASSERT_EQ(listen(listener.get(), 4), 0);
-  std::thread server([&listener] {
-    testing::UniqueFd client(accept(listener.get(), nullptr, nullptr));
-    char buffer[4096];
-    std::string request;
-    while (request.find(std::string("\x01\x05\x00\x01\x00\x00", 6)) == std::string::npos) {
-      const ssize_t n = recv(client.get(), buffer, sizeof buffer, 0);
-      if (n <= 0) return;
-      request.append(buffer, static_cast<size_t>(n));
-    }
-    LoopbackServer::WriteAll(client.get(), Response("\r\npong"));
-  });
+  auto server = LoopbackServer::OnUnixSocket(Answer(Response("\r\npong")), path);
   const FastCgiResult result = Run({path, {}, 0});
-  server.join();
   EXPECT_EQ(result.reason, Reason::kNone) << result.message;
   EXPECT_EQ(result.body, "pong");
 }

@@ -2,10 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <random>
+
+#include "exporters/php_fpm/fake_php_fpm.h"
 
 namespace sre::exporters::php_fpm {
 namespace {
@@ -109,15 +108,6 @@ Outcome Decode(std::string_view bytes, const std::vector<size_t>& pieces,
 }
 
 Outcome DecodeWhole(std::string_view bytes) { return Decode(bytes, {}); }
-
-std::string ReadTestdata(const std::string& name) {
-  const char* root = std::getenv("SRE_SOURCE_DIR");
-  EXPECT_NE(root, nullptr) << "SRE_SOURCE_DIR is not set (ctest sets it)";
-  std::ifstream file(std::string(root ? root : ".") + "/exporters/php_fpm/testdata/" + name,
-                     std::ios::binary);
-  EXPECT_TRUE(file.good()) << name;
-  return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
-}
 
 // --- Request encoding ------------------------------------------------------------------------
 
@@ -362,10 +352,10 @@ TEST(FastCgiFixturesTest, PhpFpmOutputsDecodeAndSplit) {
   };
   const Case cases[] = {
       {"tcp_ping.fcgi", "pong", "text/plain;charset=UTF-8"},
-      {"www_status_json.fcgi", ReadTestdata("www_status_json.body"), "application/json"},
+      {"www_status_json.fcgi", fake::Testdata("www_status_json.body"), "application/json"},
   };
   for (const Case& c : cases) {
-    const std::string cgi = ReadTestdata(c.fcgi);
+    const std::string cgi = fake::Testdata(c.fcgi);
     ASSERT_FALSE(cgi.empty()) << c.fcgi;
     const std::string bytes = Response(cgi, "", 61);
     const Outcome outcome = Decode(bytes, std::vector<size_t>(bytes.size() / 7, 7));

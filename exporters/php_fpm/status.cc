@@ -43,6 +43,13 @@ class Reader {
 
   void Get(const char* key, int64_t& out) {
     Read(key, out, &json::is_number_integer, "an integer");
+    // php bug #62382: "request duration" can come out as a wrapped-around unsigned value, which
+    // reads as 0 (as hipages does) rather than as a negative number.
+    const auto it = object_.find(key);
+    if (status_.ok() && it->is_number_unsigned() &&
+        it->template get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+      out = 0;
+    }
   }
   void Get(const char* key, double& out) { Read(key, out, &json::is_number, "a number"); }
   void Get(const char* key, std::string& out) { Read(key, out, &json::is_string, "a string"); }

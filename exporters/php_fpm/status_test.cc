@@ -2,20 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
+#include "exporters/php_fpm/fake_php_fpm.h"
 
 namespace sre::exporters::php_fpm {
 namespace {
 
-std::string Testdata(const std::string& name) {
-  std::ifstream file(std::string(std::getenv("SRE_SOURCE_DIR")) + "/exporters/php_fpm/testdata/" +
-                     name);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
+using fake::Testdata;
 
 TEST(StatusTest, ParsesEveryCapturedStatusPage) {
   for (const char* name :
@@ -82,6 +74,16 @@ TEST(StatusTest, BadInputIsAnErrorThatSaysWhat) {
         << status.status().message();
   }
   EXPECT_FALSE(ParsePoolStatus(good, 10).ok());  // larger than the limit
+}
+
+// php bug #62382: a wrapped-around request duration reads as 0, as hipages reads it.
+TEST(StatusTest, AnOverflowingRequestDurationReadsAsZero) {
+  std::string full = Testdata("tcp_status_json_full.body");
+  const std::string reported = "\"request duration\":110";
+  full.replace(full.find(reported), reported.size(), "\"request duration\":18446744073709550774");
+  auto status = ParsePoolStatus(full);
+  ASSERT_TRUE(status.ok()) << status.status().message();
+  EXPECT_EQ(status->processes[0].request_duration, 0);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -66,6 +67,15 @@ class ExporterHarness {
   /// The result's families as the agent would serve them (text format 0.0.4).
   static std::string Text(const CollectResult& result) {
     return MergeExposition({MakeSnapshot({}, result.families)}, ExpositionFormat::kText004);
+  }
+
+  /// The value of the sample whose line starts with `series` ("name{labels}") in `text`.
+  static std::optional<double> Value(const std::string& text, const std::string& series) {
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.starts_with(series + " ")) return std::stod(line.substr(series.size() + 1));
+    }
+    return std::nullopt;
   }
 
   SystemClock clock_;

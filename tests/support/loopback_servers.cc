@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -146,6 +147,29 @@ LoopbackServer::LoopbackServer(Handler handler, const std::string& ip, uint16_t 
     : handler_(std::move(handler)) {
   IgnoreSigpipe();
   listener_ = ListenOn(ip, port, 64, &port_);
+  stop_fd_ = UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!stop_fd_) Die("eventfd");
+  thread_ = std::thread([this] { Serve(); });
+}
+
+std::unique_ptr<LoopbackServer> LoopbackServer::OnUnixSocket(Handler handler,
+                                                             const std::string& path) {
+  UniqueFd listener(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (!listener || path.size() >= sizeof address.sun_path) Die("unix socket");
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  if (bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      listen(listener.get(), 64) != 0) {
+    Die("bind/listen on a unix socket");
+  }
+  return std::unique_ptr<LoopbackServer>(
+      new LoopbackServer(std::move(handler), std::move(listener)));
+}
+
+LoopbackServer::LoopbackServer(Handler handler, UniqueFd listener)
+    : handler_(std::move(handler)), listener_(std::move(listener)) {
+  IgnoreSigpipe();
   stop_fd_ = UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop_fd_) Die("eventfd");
   thread_ = std::thread([this] { Serve(); });

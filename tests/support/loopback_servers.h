@@ -81,6 +81,8 @@ class LoopbackServer {
   /// Listens on `ip`:`port` instead: several servers on 127.0.0.x share one port, as the
   /// backends behind one name do.
   LoopbackServer(Handler handler, const std::string& ip, uint16_t port);
+  /// Listens on a unix socket at `path` instead (port() is 0); the file stays until removed.
+  static std::unique_ptr<LoopbackServer> OnUnixSocket(Handler handler, const std::string& path);
   ~LoopbackServer();
   LoopbackServer(const LoopbackServer&) = delete;
   LoopbackServer& operator=(const LoopbackServer&) = delete;
@@ -104,6 +106,7 @@ class LoopbackServer {
   std::vector<std::string> recorded() const;
 
  private:
+  LoopbackServer(Handler handler, UniqueFd listener);
   void Serve();
 
   Handler handler_;
