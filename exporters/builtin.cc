@@ -4,6 +4,8 @@
 #include "exporters/http_probe/http_exporter.h"
 #include "exporters/php_fpm/php_fpm_cli.h"
 #include "exporters/php_fpm/php_fpm_exporter.h"
+#include "exporters/postfix/postfix_cli.h"
+#include "exporters/postfix/postfix_exporter.h"
 #include "exporters/tcp/tcp_cli.h"
 #include "exporters/tcp/tcp_exporter.h"
 
@@ -13,10 +15,12 @@ void RegisterBuiltinExporters(ExporterRegistry& registry) {
   registry.Add(tcp::MakeTcpFactory());
   registry.Add(http_probe::MakeHttpProbeFactory());
   registry.Add(php_fpm::MakePhpFpmFactory());
+  registry.Add(postfix::MakePostfixFactory());
 }
 
 std::vector<cli::ProbeCommand> BuiltinProbeCommands() {
-  return {tcp::TcpProbeCommand(), http_probe::HttpProbeCommand(), php_fpm::PhpFpmProbeCommand()};
+  return {tcp::TcpProbeCommand(), http_probe::HttpProbeCommand(), php_fpm::PhpFpmProbeCommand(),
+          postfix::PostfixProbeCommand()};
 }
 
 }  // namespace sre::exporters

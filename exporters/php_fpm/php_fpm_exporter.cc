@@ -167,7 +167,6 @@ void PhpFpmExporter::Finish() {
         result.observations.push_back(ProcessObservation(pool.name, i, r.status->processes[i]));
       }
     }
-    pool.scrape.reset();
   }
   if (result.success) {
     result.message = pools_.empty() ? fmt::format("no pool sockets match {}", config_.socket_glob)

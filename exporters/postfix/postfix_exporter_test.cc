@@ -1,0 +1,104 @@
+#include "exporters/postfix/postfix_exporter.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+
+#include "tests/support/exporter_harness.h"
+#include "tests/support/loopback_servers.h"
+#include "tests/support/test_pki.h"
+
+namespace sre::exporters::postfix {
+namespace {
+
+using testing::LoopbackServer;
+
+std::string CapturedStream() {
+  std::ifstream file(std::string(std::getenv("SRE_SOURCE_DIR")) +
+                         "/exporters/postfix/testdata/showq_raw_small.bin",
+                     std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+}
+
+// showq as Postfix runs it: it lists on connect, then closes.
+LoopbackServer::Handler Lists(std::string bytes) {
+  return
+      [bytes = std::move(bytes)](int fd, LoopbackServer&) { LoopbackServer::WriteAll(fd, bytes); };
+}
+
+class PostfixExporterTest : public ::testing::Test, protected testing::ExporterHarness {
+ protected:
+  PostfixExporterTest() : ExporterHarness(MakePostfixFactory()) {}
+
+  std::unique_ptr<Exporter> MakeFor(const std::string& path) {
+    return Make("check: mail\nshowq_path: " + path + "\n");
+  }
+
+  std::string Series(const std::string& name, const std::string& queue) const {
+    return name + "{check=\"mail\",queue=\"" + queue + "\"}";
+  }
+
+  testing::TempDir dir_;
+  std::string socket_ = dir_.path() + "/showq";
+};
+
+TEST_F(PostfixExporterTest, QueuesFromTheCapturedStream) {
+  auto showq = LoopbackServer::OnUnixSocket(Lists(CapturedStream()), socket_);
+  auto exporter = MakeFor(socket_);
+  const CollectResult result = CollectOnce(*exporter);
+  ASSERT_TRUE(result.success) << result.message;
+  const std::string text = Text(result);
+  // postqueue -j of the same queue (testdata/postqueue_j_small.jsonl): 20 deferred, 2 on hold.
+  EXPECT_EQ(Value(text, Series("postfix_showq_queue_depth", "deferred")), 20) << text;
+  EXPECT_EQ(Value(text, Series("postfix_showq_queue_depth", "hold")), 2);
+  EXPECT_EQ(Value(text, Series("postfix_showq_queue_depth", "maildrop")), 0);
+  EXPECT_EQ(Value(text, Series("postfix_showq_message_size_bytes_count", "hold")), 2);
+  EXPECT_EQ(Value(text,
+                  "postfix_showq_message_age_seconds_bucket{check=\"mail\",queue=\"active\","
+                  "le=\"+Inf\"}"),
+            0);
+  EXPECT_EQ(Value(text, "postfix_up{check=\"mail\",path=\"" + socket_ + "\"}"), 1);
+  EXPECT_GT(*Value(text, Series("postfix_showq_oldest_message_age_seconds", "deferred")), 0);
+  ASSERT_EQ(result.observations.size(), 5u);
+  EXPECT_EQ(result.observations[0].subject, "active");
+  EXPECT_EQ(result.observations[0].message, "empty");
+  EXPECT_NE(result.observations[1].message.find("20 messages"), std::string::npos)
+      << result.observations[1].message;
+}
+
+TEST_F(PostfixExporterTest, FaultsGiveTheirReasons) {
+  struct Case {
+    std::string what;
+    std::unique_ptr<LoopbackServer> server;
+    Reason reason;
+    std::string words;
+  };
+  const std::string stream = CapturedStream();
+  std::vector<Case> cases;
+  cases.push_back({"missing", nullptr, Reason::kNotPresent, "is postfix installed"});
+  cases.push_back(
+      {"cut", LoopbackServer::OnUnixSocket(Lists(stream.substr(0, 1000)), dir_.path() + "/cut"),
+       Reason::kProtocolError, "truncated"});
+  cases.push_back(
+      {"silent", LoopbackServer::OnUnixSocket(testing::handlers::Silent(), dir_.path() + "/silent"),
+       Reason::kTimeout, "timed out"});
+  for (const Case& c : cases) {
+    auto exporter = MakeFor(dir_.path() + "/" + c.what);
+    const CollectResult result = CollectOnce(*exporter, std::chrono::milliseconds(300));
+    EXPECT_EQ(result.reason, c.reason) << c.what << ": " << result.message;
+    EXPECT_NE(result.message.find(c.words), std::string::npos) << result.message;
+    const std::string text = Text(result);
+    const std::string labels = "{check=\"mail\",path=\"" + dir_.path() + "/" + c.what + "\"";
+    EXPECT_EQ(Value(text, "postfix_up" + labels + "}"), 0) << text;
+    EXPECT_EQ(Value(text, "postfix_failure_info" + labels + ",reason=\"" +
+                              std::string(ReasonName(c.reason)) + "\"}"),
+              1)
+        << text;
+    EXPECT_EQ(text.find("postfix_showq_queue_depth"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace sre::exporters::postfix
