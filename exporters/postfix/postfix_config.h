@@ -7,11 +7,19 @@
 
 namespace sre::exporters::postfix {
 
-/// One Postfix instance.
+/// One Postfix instance: its queue and where its mail log is.
 struct PostfixConfig {
   CheckSettings settings;
-  /// The showq service's socket; reading it needs root or the postdrop group.
+  /// The showq service's socket; reading it needs root or the postdrop group. Empty: no queue
+  /// figures (a node that only sees the log).
   std::string showq_path = "/var/spool/postfix/public/showq";
+  /// A plain mail log (rsyslog's /var/log/mail.log, or Postfix's own maillog_file).
+  std::string log_file;
+  /// Container logs in the CRI format, like /var/log/pods/mail_postfix-*/postfix/*.log.
+  std::string log_pods;
+  /// "end" (default): count only what is logged after the agent starts; "beginning": read the
+  /// logs there already too.
+  std::string log_start = "end";
 };
 
 const config::Schema<PostfixConfig>& PostfixSchema();

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -98,6 +99,44 @@ TEST_F(PostfixExporterTest, FaultsGiveTheirReasons) {
         << text;
     EXPECT_EQ(text.find("postfix_showq_queue_depth"), std::string::npos);
   }
+}
+
+// The mail log and container logs feed the same counters; each source has its own postfix_up.
+TEST_F(PostfixExporterTest, CountsTheMailLogAndContainerLogs) {
+  const std::string log = dir_.path() + "/mail.log";
+  const std::string pods = dir_.path() + "/pods";
+  std::filesystem::create_directories(pods + "/mail_postfix-0_uid/postfix");
+  std::ofstream(log) << "Nov 27 21:36:41 mx postfix/smtpd[1]: connect from a[1.2.3.4]\n";
+  auto exporter = Make("check: mail\nshowq_path: \"\"\nlog_file: " + log + "\nlog_pods: " + pods +
+                       "/*/postfix/*.log\n");
+  CollectResult result = CollectOnce(*exporter);
+  EXPECT_TRUE(result.success) << result.message;
+  // log_start: end: what the log held before the first run is not counted.
+  EXPECT_EQ(Value(Text(result), "postfix_smtpd_connects_total{check=\"mail\"}"), 0);
+
+  std::ofstream(log, std::ios::app) << "Nov 27 21:36:42 mx postfix/smtpd[1]: connect from b\n";
+  std::ofstream(pods + "/mail_postfix-0_uid/postfix/0.log")
+      << "2026-11-27T21:36:43.1Z stdout P Nov 27 21:36:43 mx postfix/smtpd[7]: connect \n"
+      << "2026-11-27T21:36:43.2Z stdout F from c[5.6.7.8]\n";
+  result = CollectOnce(*exporter);
+  const std::string text = Text(result);
+  EXPECT_EQ(Value(text, "postfix_smtpd_connects_total{check=\"mail\"}"), 2) << text;
+  EXPECT_EQ(Value(text, "postfix_up{check=\"mail\",path=\"" + log + "\"}"), 1);
+  EXPECT_EQ(Value(text, "postfix_up{check=\"mail\",path=\"" + pods + "/*/postfix/*.log\"}"), 1);
+  EXPECT_EQ(text.find("postfix_showq"), std::string::npos);
+  EXPECT_EQ(result.message, "2 log lines read");
+}
+
+TEST_F(PostfixExporterTest, AMissingLogFailsTheCheckWithItsReason) {
+  const std::string log = dir_.path() + "/none.log";
+  auto exporter = Make("check: mail\nshowq_path: \"\"\nlog_file: " + log + "\n");
+  const CollectResult result = CollectOnce(*exporter);
+  EXPECT_EQ(result.reason, Reason::kNotPresent) << result.message;
+  const std::string text = Text(result);
+  EXPECT_EQ(Value(text, "postfix_up{check=\"mail\",path=\"" + log + "\"}"), 0);
+  EXPECT_EQ(Value(text, "postfix_failure_info{check=\"mail\",path=\"" + log +
+                            "\",reason=\"not_present\"}"),
+            1);
 }
 
 }  // namespace
