@@ -8,16 +8,18 @@ profile="${1:-build}"
 build_packages=(
   build-essential cmake ninja-build pkg-config ccache git
   prometheus-cpp-dev libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libc-ares-dev
-  libssl-dev nlohmann-json3-dev libfmt-dev libyaml-cpp-dev zlib1g-dev libre2-dev
+  libssl-dev nlohmann-json3-dev libfmt-dev libyaml-cpp-dev zlib1g-dev libre2-dev libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 # clang + libclang-rt: the asan-ubsan preset and libFuzzer; prometheus: promtool;
 # dnsmasq-base: names with many addresses; chromium: the landing-page test;
 # prometheus-blackbox-exporter: /probe is compared with it; python3-cryptography: test certificates;
-# php8.2-fpm: the php_fpm exporter's pools (started by the tests, never as a service).
+# php8.2-fpm, postfix: real pools and a real mail queue (started by the tests, never as services);
+# prometheus-postfix-exporter: compared with; systemd-journal-remote: writes test journal files.
 test_packages=(
   clang-14 libclang-rt-14-dev clang-format python3 python3-cryptography curl openssl
   prometheus prometheus-blackbox-exporter dnsmasq-base chromium php8.2-fpm
+  postfix prometheus-postfix-exporter systemd-journal-remote
 )
 # Peers measured side by side in tests/bench.
 bench_packages=(hyperfine wrk nginx-light)
@@ -43,6 +45,9 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup.sh: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # postfix asks these on install; a local-only answer keeps it off the network.
+  echo "postfix postfix/main_mailer_type select Local only" | debconf-set-selections
+  echo "postfix postfix/mailname string localhost.localdomain" | debconf-set-selections
   apt-get update -qq
   # --no-install-recommends keeps chromium and prometheus from pulling in desktops and services.
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -23,6 +23,14 @@ const config::Schema<PostfixConfig>& PostfixSchema() {
     s->Field("log_pods", &PostfixConfig::log_pods,
              "glob of container log files (CRI format) to follow, under /var/log/pods");
     s->Validate(&PostfixConfig::log_pods, std::function(CheckAbsolute));
+    s->Field("log_journal", &PostfixConfig::log_journal,
+             "systemd journal to follow: system, or a journal directory or file");
+    s->Validate<std::string>(&PostfixConfig::log_journal,
+                             [](const std::string& v) -> std::optional<std::string> {
+                               if (v.empty() || v == "system" || v.front() == '/')
+                                 return std::nullopt;
+                               return "expected system or an absolute path";
+                             });
     s->Field("log_start", &PostfixConfig::log_start,
              "end: count what is logged from now on; beginning: what the logs hold too");
     s->Validate<std::string>(&PostfixConfig::log_start,
@@ -31,8 +39,10 @@ const config::Schema<PostfixConfig>& PostfixSchema() {
                                return "expected end or beginning";
                              });
     s->Check([](const PostfixConfig& c) -> std::optional<std::string> {
-      if (c.showq_path.empty() && c.log_file.empty() && c.log_pods.empty())
-        return "a postfix check needs showq_path, log_file or log_pods";
+      if (c.showq_path.empty() && c.log_file.empty() && c.log_pods.empty() &&
+          c.log_journal.empty()) {
+        return "a postfix check needs showq_path, log_file, log_pods or log_journal";
+      }
       return std::nullopt;
     });
     return s;

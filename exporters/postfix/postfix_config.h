@@ -17,6 +17,8 @@ struct PostfixConfig {
   std::string log_file;
   /// Container logs in the CRI format, like /var/log/pods/mail_postfix-*/postfix/*.log.
   std::string log_pods;
+  /// The systemd journal: "system" (this host's), a journal directory or a journal file.
+  std::string log_journal;
   /// "end" (default): count only what is logged after the agent starts; "beginning": read the
   /// logs there already too.
   std::string log_start = "end";

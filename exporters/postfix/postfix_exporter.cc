@@ -11,6 +11,7 @@ namespace {
 constexpr uint64_t kMaxShowqBytes = uint64_t{256} << 20;
 // Log read per source and run; a larger backlog is worked off over the next runs.
 constexpr size_t kMaxLogBytesPerRun = size_t{64} << 20;
+constexpr size_t kMaxJournalEntriesPerRun = 500000;
 
 // postfix_exporter's help texts (kumina 0.3.0; queue depth from the maintained fork).
 constexpr std::string_view kUpHelp = "Whether scraping Postfix's metrics was successful.";
@@ -53,6 +54,9 @@ PostfixExporter::PostfixExporter(const PostfixConfig& config, net::EventLoop& lo
   if (!config_.log_pods.empty()) {
     log_pods_ = std::make_unique<GlobFollower>(config_.log_pods, from_start);
   }
+  if (!config_.log_journal.empty()) {
+    log_journal_ = std::make_unique<JournalFollower>(config_.log_journal, from_start);
+  }
 }
 
 PostfixExporter::~PostfixExporter() { Cancel(); }
@@ -83,6 +87,7 @@ void PostfixExporter::ReadLogs() {
       return [decoder = decoders_.back().get()](std::string_view record) { (*decoder)(record); };
     });
   }
+  if (log_journal_) log_journal_status_ = log_journal_->ReadNew(kMaxJournalEntriesPerRun, count);
 }
 
 void PostfixExporter::AddLogSource(MetricSet& set, CollectResult& result, const std::string& path,
@@ -160,7 +165,11 @@ void PostfixExporter::Finish(ShowqResult showq) {
     AddLogSource(set, result, config_.log_pods, log_pods_status_, log_pods_->error_reason(),
                  log_pods_->stats());
   }
-  if (log_file_ || log_pods_) {
+  if (log_journal_) {
+    AddLogSource(set, result, config_.log_journal, log_journal_status_,
+                 log_journal_->error_reason(), log_journal_->stats());
+  }
+  if (log_file_ || log_pods_ || log_journal_) {
     counters_.AddTo(set, check);
     if (result.success && config_.showq_path.empty()) {
       result.message = fmt::format("{} log lines read", counters_.lines());
@@ -185,7 +194,8 @@ class PostfixFactory final : public TypedExporterFactory<PostfixConfig> {
   const config::Schema<PostfixConfig>& TypedSchema() const override { return PostfixSchema(); }
   std::string Target(const PostfixConfig& config) const override {
     std::vector<std::string> sources;
-    for (const std::string* source : {&config.showq_path, &config.log_file, &config.log_pods}) {
+    for (const std::string* source :
+         {&config.showq_path, &config.log_file, &config.log_pods, &config.log_journal}) {
       if (!source->empty()) sources.push_back(*source);
     }
     return fmt::format("{}", fmt::join(sources, ", "));

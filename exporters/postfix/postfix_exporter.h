@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "agent/core/exporter_factory.h"
+#include "exporters/postfix/journal_follower.h"
 #include "exporters/postfix/log_follower.h"
 #include "exporters/postfix/mail_log.h"
 #include "exporters/postfix/postfix_config.h"
@@ -35,9 +36,11 @@ class PostfixExporter final : public Exporter {
   MailLogCounters counters_;
   std::unique_ptr<FileFollower> log_file_;
   std::unique_ptr<GlobFollower> log_pods_;
+  std::unique_ptr<JournalFollower> log_journal_;
   std::vector<std::unique_ptr<CriDecoder>> decoders_;  // one per pod log file
   Status log_file_status_ = Status::Ok();
   Status log_pods_status_ = Status::Ok();
+  Status log_journal_status_ = Status::Ok();
   std::unique_ptr<ShowqClient> showq_;
   Done done_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // for tasks posted to the loop

@@ -1,0 +1,159 @@
+"""The postfix exporter of the built sre-agent and `sre-probe postfix` against a real postfix 3.7
+(tests/integration/postfix.py starts it): queue depth per queue against `postqueue -j` on 1,000
+queued messages, every family Debian's prometheus-postfix-exporter emits on the same showq socket
+and log, and the three log sources (file, container logs, journal) on the same lines. Run by
+ctest (label integration) with SRE_AGENT and SRE_PROBE set."""
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+import unittest
+
+from postfix import (QUEUES, Postfix, PostfixExporterPeer, journal_tools, postfix_exporter_binary,
+                     postfix_tools, write_journal)
+from support import Agent, find, parse_metrics, wait_for
+
+
+def postfix_check(name, **keys):
+    lines = [f"  - check: {name}", "    interval: 300ms", "    timeout: 250ms"]
+    lines += [f"    {key}: \"{value}\"" for key, value in keys.items()]
+    return "postfix:\n" + "\n".join(lines) + "\n"
+
+
+class PostfixTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tools = postfix_tools(cls)
+
+    def setUp(self):
+        self.pf = Postfix(self.tools)
+        self.addCleanup(self.pf.close)
+
+    def start_agent(self, config):
+        agent = Agent(config)
+        self.addCleanup(agent.stop)
+        return agent
+
+    def samples_when(self, agent, predicate, what, timeout=15):
+        def ready():
+            samples = parse_metrics(agent.metrics())
+            return samples if predicate(samples) else None
+        return wait_for(ready, timeout=timeout, what=what)
+
+    def test_depth_per_queue_matches_postqueue_on_1000_messages(self):
+        ids = self.pf.send(1000, size=(500, 20000))
+        self.pf.wait_settled(1000, timeout=60)
+        self.pf.hold(ids[:150])
+        self.pf.wait_settled(1000, timeout=60)
+        expected = self.pf.depth_by_queue()
+        self.assertEqual(sum(expected.values()), 1000)
+        self.assertEqual(expected["hold"], 150)
+
+        agent = self.start_agent(postfix_check("mail", showq_path=self.pf.showq_path))
+        samples = self.samples_when(
+            agent, lambda s: find(s, "postfix_showq_queue_depth", queue="hold"), "queue depth")
+        for queue in QUEUES:
+            self.assertEqual(find(samples, "postfix_showq_queue_depth", queue=queue),
+                             [expected[queue]], queue)
+            self.assertEqual(find(samples, "postfix_showq_message_size_bytes_count", queue=queue),
+                             [expected[queue]], queue)
+        self.assertEqual(find(samples, "postfix_up", path=self.pf.showq_path), [1])
+        sizes = sum(m["message_size"] for m in self.pf.queue() if m["queue_name"] == "deferred")
+        self.assertEqual(find(samples, "postfix_showq_message_size_bytes_sum", queue="deferred"),
+                         [sizes])
+
+        probe = subprocess.run([os.environ["SRE_PROBE"], "postfix", "--showq-path",
+                                self.pf.showq_path, "--output", "json"],
+                               capture_output=True, text=True, timeout=30)
+        self.assertEqual(probe.returncode, 0, probe.stdout + probe.stderr)
+        report = json.loads(probe.stdout)
+        by_queue = {o["subject"]: o["figures"]["messages"] for o in report["observations"]}
+        self.assertEqual(by_queue, {q: float(expected[q]) for q in QUEUES})
+        text = subprocess.run([os.environ["SRE_PROBE"], "postfix", "--showq-path",
+                               self.pf.showq_path], capture_output=True, text=True, timeout=30)
+        self.assertRegex(text.stdout, r"\n  hold +ok .* 150 messages, [0-9.]+ KiB, oldest ")
+
+    def test_every_family_of_prometheus_postfix_exporter(self):
+        peer = PostfixExporterPeer(postfix_exporter_binary(self), self.pf.showq_path,
+                                   self.pf.maillog)
+        self.addCleanup(peer.close)
+        agent = self.start_agent(postfix_check("mail", showq_path=self.pf.showq_path,
+                                               log_file=self.pf.maillog))
+        agent.wait_ready()
+        # Mail after both started (both read the log from its end): deliveries deferred by a
+        # relay that refuses, some held, and a few sent through sendmail (pickup).
+        ids = self.pf.send(30, size=(500, 5000))
+        self.pf.sendmail(3)
+        self.pf.wait_settled(33)
+        self.pf.hold(ids[:5])
+        self.pf.wait_settled(33)
+
+        def families(text):
+            return {line.split()[2] for line in text.splitlines()
+                    if line.startswith("# TYPE postfix_")}
+        theirs = wait_for(lambda: (f := peer.families()) >= {"postfix_smtp_delivery_delay_seconds",
+                                                             "postfix_unsupported_log_entries_total"}
+                          and f, what="the peer to count deliveries")
+        ours = self.samples_when(agent, lambda s: find(s, "postfix_smtpd_connects_total")[0] > 0,
+                                 "the agent to count connections") and families(agent.metrics())
+        self.assertFalse(theirs - ours, f"families only prometheus-postfix-exporter emits: "
+                                        f"{sorted(theirs - ours)}")
+        # Same counts where both count the same thing.
+        samples = parse_metrics(agent.metrics())
+        peer_samples = parse_metrics(peer.metrics())
+        for name in ("postfix_smtpd_connects_total", "postfix_cleanup_messages_processed_total",
+                     "postfix_qmgr_messages_inserted_size_bytes_count"):
+            self.assertEqual(find(samples, name), find(peer_samples, name), name)
+
+    def test_the_three_log_sources_count_alike(self):
+        """The same postfix lines from a plain file, a container log (CRI) and a journal file."""
+        self.pf.send(10)
+        self.pf.wait_settled(10)
+        with open(self.pf.maillog) as f:
+            lines = [line.rstrip("\n") for line in f if " postfix/" in line]
+        work = tempfile.mkdtemp()
+        os.chmod(work, 0o755)
+        pods = os.path.join(work, "pods", "mail_postfix-0_uid", "postfix")
+        os.makedirs(pods)
+        with open(os.path.join(pods, "0.log"), "w") as f:
+            for line in lines:
+                # Long lines arrive split in partial records, as the container runtime writes them.
+                head, tail = line[:40], line[40:]
+                f.write(f"2026-11-28T03:00:00.1Z stdout P {head}\n")
+                f.write(f"2026-11-28T03:00:00.2Z stdout F {tail}\n")
+        journal = os.path.join(work, "mail.journal")
+        entries = []
+        now = int(time.time() * 1e6)
+        for i, line in enumerate(lines):
+            tag, message = line.split("]: ", 1)
+            identifier = tag.split(" ")[-1].split("[")[0]
+            entries.append((now + i, identifier, message))
+        journal_tools(self)
+        write_journal(journal, entries)
+        agent = self.start_agent(
+            postfix_check("file", showq_path="", log_file=self.pf.maillog, log_start="beginning") +
+            postfix_check("pods", showq_path="", log_pods=os.path.join(work, "pods/*/postfix/*.log"),
+                          log_start="beginning").replace("postfix:\n", "") +
+            postfix_check("journal", showq_path="", log_journal=journal,
+                          log_start="beginning").replace("postfix:\n", ""))
+        self.addCleanup(subprocess.run, ["rm", "-rf", work])
+        names = ("postfix_smtpd_connects_total", "postfix_cleanup_messages_processed_total",
+                 "postfix_qmgr_messages_inserted_size_bytes_count")
+        samples = self.samples_when(
+            agent, lambda s: all(find(s, "postfix_cleanup_messages_processed_total", check=c) and
+                                 find(s, "postfix_cleanup_messages_processed_total", check=c)[0] >= 10
+                                 for c in ("file", "pods", "journal")),
+            "all three sources to be read")
+        for name in names:
+            values = [find(samples, name, check=c) for c in ("file", "pods", "journal")]
+            self.assertEqual(values[0], values[1], name)
+            self.assertEqual(values[0], values[2], name)
+        self.assertEqual(find(samples, "postfix_cleanup_messages_processed_total", check="file"),
+                         [10])
+
+
+if __name__ == "__main__":
+    unittest.main()
