@@ -65,7 +65,8 @@ TEST_F(PostfixExporterTest, QueuesFromTheCapturedStream) {
   ASSERT_EQ(result.observations.size(), 5u);
   EXPECT_EQ(result.observations[0].subject, "active");
   EXPECT_EQ(result.observations[0].message, "empty");
-  EXPECT_NE(result.observations[1].message.find("20 messages"), std::string::npos)
+  EXPECT_EQ(result.observations[1].figures.at("messages"), 20);
+  EXPECT_TRUE(result.observations[1].message.starts_with("oldest "))
       << result.observations[1].message;
 }
 
