@@ -11,9 +11,9 @@ import subprocess
 import tempfile
 import unittest
 
-from postfix import (BOOT_ID, QUEUES, Postfix, PostfixExporterPeer, child_processes,
-                     journal_tools, parse_showq, pid_alive, postfix_exporter_binary, postfix_tools,
-                     read_journal, tcp_listening, write_journal)
+from journal import BOOT_ID, journal_tools, read_journal, write_journal
+from postfix import (QUEUES, Postfix, PostfixExporterPeer, child_processes, parse_showq, pid_alive,
+                     postfix_exporter_binary, postfix_tools, tcp_listening)
 from support import find, parse_metrics, wait_for
 
 SHOWQ_HEADER = b"protocol\0mail_queue_list_protocol\0\0"

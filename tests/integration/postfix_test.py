@@ -11,8 +11,8 @@ import tempfile
 import time
 import unittest
 
-from postfix import (QUEUES, Postfix, PostfixExporterPeer, journal_tools, postfix_exporter_binary,
-                     postfix_tools, write_journal)
+from journal import journal_tools, write_journal
+from postfix import QUEUES, Postfix, PostfixExporterPeer, postfix_exporter_binary, postfix_tools
 from support import Agent, find, parse_metrics, wait_for
 
 
