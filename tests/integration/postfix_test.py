@@ -76,6 +76,22 @@ class PostfixTest(unittest.TestCase):
                                self.pf.showq_path], capture_output=True, text=True, timeout=30)
         self.assertRegex(text.stdout, r"\n  hold +ok .* oldest \d+[smhd].* messages 150\n")
 
+    def test_without_the_postdrop_group_the_error_says_so(self):
+        """public/ is postfix:postdrop 0710: another user cannot reach showq, and is told why;
+        with postdrop as a supplementary group it can (as the agent's systemd unit sets up)."""
+        if os.geteuid() != 0:
+            self.skipTest("needs root to run sre-probe as another user")
+        probe = [os.environ["SRE_PROBE"], "postfix", "--showq-path", self.pf.showq_path]
+        denied = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                 *probe], capture_output=True, text=True, timeout=30)
+        self.assertEqual(denied.returncode, 2, denied.stdout + denied.stderr)
+        self.assertIn("permission_denied", denied.stdout)
+        self.assertIn("postdrop group", denied.stdout)
+        allowed = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup",
+                                  "--groups=postdrop", *probe],
+                                 capture_output=True, text=True, timeout=30)
+        self.assertEqual(allowed.returncode, 0, allowed.stdout + allowed.stderr)
+
     def test_every_family_of_prometheus_postfix_exporter(self):
         peer = PostfixExporterPeer(postfix_exporter_binary(self), self.pf.showq_path,
                                    self.pf.maillog)
