@@ -39,7 +39,8 @@ bool NestingWithin(std::string_view text, int max_depth) {
 /// found, and later reads are skipped.
 class Reader {
  public:
-  Reader(const json& object, std::string where) : object_(object), where_(std::move(where)) {}
+  /// `index`: the process's position, named in errors as "processes[index]"; none: the pool.
+  Reader(const json& object, std::optional<size_t> index) : object_(object), index_(index) {}
 
   void Get(const char* key, int64_t& out) {
     Read(key, out, &json::is_number_integer, "an integer");
@@ -65,25 +66,27 @@ class Reader {
     if (!status_.ok()) return;
     const auto it = object_.find(key);
     if (it == object_.end()) {
-      status_ = Status::Error(fmt::format("{}: \"{}\" is missing", where_, key));
+      status_ = Status::Error(fmt::format("{}: \"{}\" is missing", Where(), key));
     } else if (!((*it).*is_type)()) {
       status_ = Status::Error(
-          fmt::format("{}: \"{}\" should be {}, got {}", where_, key, expected, it->type_name()));
+          fmt::format("{}: \"{}\" should be {}, got {}", Where(), key, expected, it->type_name()));
     } else {
       out = it->template get<T>();
     }
   }
 
+  // Formatted only for an error: a page of 50 processes parses without it.
+  std::string Where() const { return index_ ? fmt::format("processes[{}]", *index_) : "status"; }
+
   const json& object_;
-  std::string where_;
+  std::optional<size_t> index_;
   Status status_ = Status::Ok();
 };
 
 Result<ProcessStatus> ParseProcess(const json& object, size_t index) {
-  const std::string where = fmt::format("processes[{}]", index);
-  if (!object.is_object()) return Status::Error(where + ": not an object");
+  if (!object.is_object()) return Status::Error(fmt::format("processes[{}]: not an object", index));
   ProcessStatus p;
-  Reader r(object, where);
+  Reader r(object, index);
   r.Get("pid", p.pid);
   r.Get("state", p.state);
   r.Get("start time", p.start_time);
@@ -112,7 +115,7 @@ Result<PoolStatus> ParsePoolStatus(std::string_view text, size_t max_bytes) {
   if (document.is_discarded()) return Status::Error("status is not JSON");
   if (!document.is_object()) return Status::Error("status is not a JSON object");
   PoolStatus s;
-  Reader r(document, "status");
+  Reader r(document, std::nullopt);
   r.Get("pool", s.pool);
   r.Get("process manager", s.process_manager);
   r.Get("start time", s.start_time);

@@ -10,9 +10,9 @@ namespace {
 using fake::Testdata;
 
 TEST(StatusTest, ParsesEveryCapturedStatusPage) {
-  for (const char* name :
-       {"www_status_json.body", "www_status_json_full.body", "tcp_status_json.body",
-        "tcp_status_json_full.body", "tcp_status_json_memory_peak.body"}) {
+  for (const char* name : {"www_status_json.body", "www_status_json_full.body",
+                           "tcp_status_json.body", "tcp_status_json_full.body",
+                           "tcp_status_json_memory_peak.body", "pool50_status_json_full.body"}) {
     const std::string text = Testdata(name);
     ASSERT_FALSE(text.empty()) << name;
     auto status = ParsePoolStatus(text);

@@ -14,7 +14,8 @@ collection, so it holds exactly window/interval collections. /metrics is scraped
 5 s inside the window (Prometheus' usual 15 s, three times over), and that CPU is counted: nothing
 is subtracted. Only the agent process is counted, not php-fpm. The hipages php-fpm_exporter is
 not packaged in Debian, so there is no side-by-side run. --capture PATH writes the body of pool
-p0's `json&full` status page, read once the agent runs are over, to PATH.
+p0's `json&full` status page, read once the agent runs are over, to PATH. php-fpm is started by
+tests/integration/php_fpm.py within its 15 s START_TIMEOUT (1,000 workers take about 1 s here).
 """
 
 import argparse
@@ -64,6 +65,12 @@ def scrape(url, compressed=True):
     return body.decode(), len(body)
 
 
+def cpu_idle_ticks():
+    """(idle + iowait, total) jiffies of the whole machine, from /proc/stat."""
+    fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    return fields[3] + fields[4], sum(fields)
+
+
 def sleep_until(when):
     delay = when - time.time()
     if delay > 0:
@@ -81,8 +88,11 @@ def start_php_fpm(binary, pools, children):
     def all_up():
         if len(fpm.worker_pids()) != pools * children:
             return False
-        return all(php_fpm.status_json(p.address, full=False)["total processes"] == children
-                   for p in fpm.pools)
+        try:  # a status request may meet a locked scoreboard (500): not yet
+            return all(php_fpm.status_json(p.address, full=False)["total processes"] == children
+                       for p in fpm.pools)
+        except (AssertionError, OSError):
+            return False
 
     try:
         support.wait_for(all_up, timeout=php_fpm.START_TIMEOUT, what="every worker")
@@ -108,6 +118,7 @@ def run_agent(fpm, processes, warmup, window, scrape_every, interval=1.0):
             t0 += interval
         sleep_until(t0)
         u0, s0 = cpu_seconds(agent.process.pid)
+        idle0, total0 = cpu_idle_ticks()
         text, _ = scrape(url)
         first = self_figures(text)
         durations = [first["sre_agent_collect_duration_seconds"]]
@@ -120,6 +131,7 @@ def run_agent(fpm, processes, warmup, window, scrape_every, interval=1.0):
             scrapes += 1
         sleep_until(t0 + window)
         u1, s1 = cpu_seconds(agent.process.pid)
+        idle1, total1 = cpu_idle_ticks()
         mem = memory(agent.process.pid)
         text, size = scrape(url)
         last = self_figures(text)
@@ -139,38 +151,46 @@ def run_agent(fpm, processes, warmup, window, scrape_every, interval=1.0):
         "skipped": (last["sre_agent_skipped_ticks_total"]
                     - first["sre_agent_skipped_ticks_total"]),
         "pools_up": sum(ups), "pools": len(ups), "series": series, "bytes": plain_bytes,
-        "gzip_bytes": statistics.median(wire), "scrapes": scrapes, "exit": code, **mem,
+        "gzip_bytes": statistics.median(wire), "scrapes": scrapes, "exit": code,
+        "idle": 100 * (idle1 - idle0) / (total1 - total0), **mem,
     }
 
 
 def time_probe(probe, uris, extra, runs):
-    """Wall time of `sre-probe php-fpm URI...` (ms): hyperfine if installed, else a loop."""
+    """Wall time of `sre-probe php-fpm URI...` (ms): hyperfine if installed, else a loop. The
+    CPU figures are the process's, its start (loading a 30 MB binary) included."""
     command = [probe, "php-fpm", *uris, *extra]
     check = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if check.returncode != 0:
         raise SystemExit(f"sre-probe exited {check.returncode}:\n{check.stdout.decode()[-2000:]}")
+    idle0, total0 = cpu_idle_ticks()
     if shutil.which("hyperfine"):
         with tempfile.NamedTemporaryFile(suffix=".json") as out:
-            subprocess.run(["hyperfine", "-N", "--warmup", "3", "--runs", str(runs),
-                            "--style", "none", "--export-json", out.name,
-                            " ".join(shlex.quote(a) for a in command)],
-                           check=True, stdout=subprocess.DEVNULL)
+            run = subprocess.run(["hyperfine", "-N", "--warmup", "3", "--runs", str(runs),
+                                  "--style", "none", "--export-json", out.name,
+                                  " ".join(shlex.quote(a) for a in command)],
+                                 check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             r = json.load(open(out.name))["results"][0]
-        return {"how": "hyperfine", "mean": 1000 * r["mean"], "sd": 1000 * r["stddev"],
-                "median": 1000 * r["median"], "min": 1000 * r["min"], "max": 1000 * r["max"],
-                "user": 1000 * r["user"], "sys": 1000 * r["system"]}
-    walls = []
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-        walls.append(time.perf_counter() - started)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return {"how": "loop", "mean": 1000 * statistics.mean(walls),
-            "sd": 1000 * statistics.stdev(walls), "median": 1000 * statistics.median(walls),
-            "min": 1000 * min(walls), "max": 1000 * max(walls),
-            "user": 1000 * (after.ru_utime - before.ru_utime) / runs,
-            "sys": 1000 * (after.ru_stime - before.ru_stime) / runs}
+        t = {"how": "hyperfine", "mean": r["mean"], "sd": r["stddev"], "median": r["median"],
+             "min": r["min"], "max": r["max"], "user": r["user"], "sys": r["system"]}
+        note = "; hyperfine saw outliers" if b"outliers" in run.stderr else ""
+    else:
+        walls = []
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        for _ in range(runs):
+            started = time.perf_counter()
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+            walls.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = {"how": "loop", "mean": statistics.mean(walls), "sd": statistics.stdev(walls),
+             "median": statistics.median(walls), "min": min(walls), "max": max(walls),
+             "user": (after.ru_utime - before.ru_utime) / runs,
+             "sys": (after.ru_stime - before.ru_stime) / runs}
+        note = ""
+    idle1, total1 = cpu_idle_ticks()
+    t = {k: (1000 * v if k != "how" else v) for k, v in t.items()}  # seconds to ms
+    t.update(note=note, idle=100 * (idle1 - idle0) / (total1 - total0))
+    return t
 
 
 def main():
@@ -201,8 +221,8 @@ def main():
               f"/metrics scraped with gzip every {args.scrape_every:g} s in the window\n")
         print(f"{'processes':<9} {'runs':>4} {'user ms':>8} {'sys ms':>7} {'total ms':>8} "
               f"{'run p50 ms':>10} {'run max':>7} {'errors':>6} {'up':>5} {'series':>6} "
-              f"{'bytes':>8} {'gzip':>6} {'RSS MiB':>7} {'RssAnon':>7} {'RssFile':>7}",
-              flush=True)
+              f"{'bytes':>8} {'gzip':>6} {'RSS MiB':>7} {'RssAnon':>7} {'RssFile':>7} "
+              f"{'idle %':>6}", flush=True)
         for processes in (False, True):
             m = run_agent(fpm, processes, args.warmup, args.window, args.scrape_every)
             print(f"{str(processes).lower():<9} {m['runs']:>4.0f} {m['user']:>8.3f} "
@@ -210,12 +230,13 @@ def main():
                   f"{m['duration_max_ms']:>7.2f} {m['errors'] + m['skipped']:>6.0f} "
                   f"{m['pools_up']:>2.0f}/{m['pools']:<2} {m['series']:>6} {m['bytes']:>8} "
                   f"{m['gzip_bytes']:>6.0f} {m['VmRSS']:>7.1f} {m['RssAnon']:>7.1f} "
-                  f"{m['RssFile']:>7.1f}", flush=True)
+                  f"{m['RssFile']:>7.1f} {m['idle']:>6.1f}", flush=True)
             if m["exit"] != 0:
                 print(f"  (sre-agent exited {m['exit']})")
         print(f"  ({m['scrapes']} scrapes per window; 'run p50' is the median of "
               f"{m['samples']} sampled sre_agent_collect_duration_seconds; errors counts "
-              f"sre_agent_collect_errors_total and skipped ticks in the window)")
+              f"sre_agent_collect_errors_total and skipped ticks in the window; 'idle %' is the "
+              f"whole machine's idle time in the window, from /proc/stat)")
 
         uris = [p.scrape_uri for p in fpm.pools]
         print()
@@ -224,7 +245,8 @@ def main():
             print(f"sre-probe php-fpm <{len(uris)} URIs> {' '.join(extra):<11} ({t['how']}, "
                   f"{args.probe_runs} runs): wall mean {t['mean']:.2f} ± {t['sd']:.2f} ms, "
                   f"median {t['median']:.2f}, min {t['min']:.2f}, max {t['max']:.2f}; "
-                  f"user {t['user']:.2f} + sys {t['sys']:.2f} ms", flush=True)
+                  f"user {t['user']:.2f} + sys {t['sys']:.2f} ms; machine idle {t['idle']:.0f} %"
+                  f"{t['note']}", flush=True)
 
         with open(fpm.error_log, errors="replace") as f:
             log = f.read()
