@@ -3,6 +3,10 @@
 #include <fmt/format.h>
 #include <sys/epoll.h>
 
+#include <cerrno>
+
+#include "agent/net/tcp_dialer.h"
+
 namespace sre::net {
 
 Result<std::unique_ptr<CurlMulti>> CurlMulti::Create(EventLoop& loop) {
@@ -90,6 +94,46 @@ void CurlMulti::CollectFinished() {
     Done done = std::move(it->second);
     transfers_.erase(it);
     done(result, easy);  // may Add or Remove transfers, or destroy `easy`
+  }
+}
+
+Reason ReasonFromCurl(CURLcode code, long os_errno) {
+  switch (code) {
+    case CURLE_OPERATION_TIMEDOUT:
+      return Reason::kTimeout;
+    case CURLE_COULDNT_RESOLVE_HOST:
+      return Reason::kDnsError;
+    case CURLE_COULDNT_CONNECT:
+      return ReasonFromErrno(static_cast<int>(os_errno));
+    case CURLE_PEER_FAILED_VERIFICATION:
+      return Reason::kTlsUntrusted;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_USE_SSL_FAILED:
+      return Reason::kTlsHandshakeError;
+    case CURLE_FILESIZE_EXCEEDED:
+      return Reason::kBodyTooLarge;
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+      return os_errno == ECONNRESET || os_errno == EPIPE ? Reason::kConnectionReset
+                                                         : Reason::kReadError;
+    case CURLE_WRITE_ERROR:
+    case CURLE_PARTIAL_FILE:
+      return Reason::kReadError;
+    case CURLE_TOO_MANY_REDIRECTS:
+      return Reason::kRedirectLoop;
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_HTTP3:
+    case CURLE_BAD_CONTENT_ENCODING:
+      return Reason::kProtocolError;
+    default:
+      return Reason::kConnectionFailed;
   }
 }
 

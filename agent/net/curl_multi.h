@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "agent/base/status.h"
+#include "agent/core/reason.h"
 #include "agent/net/event_loop.h"
 
 namespace sre::net {
@@ -45,5 +46,11 @@ class CurlMulti {
   EventLoop::TimerId timer_ = 0;
   std::map<CURL*, Done> transfers_;
 };
+
+/// Why a transfer failed, from curl's result and the OS error curl saw (CURLINFO_OS_ERRNO).
+/// Callers refine what only they know: CURLE_WRITE_ERROR is kReadError here, kBodyTooLarge when
+/// their write callback stopped at a size limit; CURLE_PEER_FAILED_VERIFICATION is kTlsUntrusted
+/// here, where OpenSSL's verify result can say expired or a name mismatch.
+Reason ReasonFromCurl(CURLcode code, long os_errno);
 
 }  // namespace sre::net

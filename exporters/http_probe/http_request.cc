@@ -332,46 +332,13 @@ void HttpRequest::Finish() {
 Reason HttpRequest::ReasonFor(CURLcode code) const {
   long os_errno = 0;
   curl_easy_getinfo(easy_, CURLINFO_OS_ERRNO, &os_errno);
-  switch (code) {
-    case CURLE_OPERATION_TIMEDOUT:
-      return Reason::kTimeout;
-    case CURLE_COULDNT_RESOLVE_HOST:
-      return Reason::kDnsError;
-    case CURLE_COULDNT_CONNECT:
-      if (os_errno == ECONNREFUSED) return Reason::kConnectionRefused;
-      if (os_errno == EACCES || os_errno == EPERM) return Reason::kPermissionDenied;
-      return Reason::kConnectionFailed;
-    case CURLE_PEER_FAILED_VERIFICATION:
-      // A chain OpenSSL accepted fails only on curl's own host name check.
-      return verify_result_ == X509_V_OK ? Reason::kTlsHostnameMismatch
-                                         : net::VerifyReason(verify_result_);
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_USE_SSL_FAILED:
-      return Reason::kTlsHandshakeError;
-    case CURLE_WRITE_ERROR:
-    case CURLE_FILESIZE_EXCEEDED:
-      return body_too_large_ ? Reason::kBodyTooLarge : Reason::kReadError;
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-      if (os_errno == ECONNRESET || os_errno == EPIPE) return Reason::kConnectionReset;
-      return Reason::kReadError;
-    case CURLE_PARTIAL_FILE:
-      return Reason::kReadError;
-    case CURLE_WEIRD_SERVER_REPLY:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-    case CURLE_HTTP3:
-    case CURLE_BAD_CONTENT_ENCODING:
-    case CURLE_TOO_MANY_REDIRECTS:
-      return code == CURLE_TOO_MANY_REDIRECTS ? Reason::kRedirectLoop : Reason::kProtocolError;
-    default:
-      return Reason::kConnectionFailed;
+  if (code == CURLE_PEER_FAILED_VERIFICATION) {
+    // A chain OpenSSL accepted fails only on curl's own host name check.
+    return verify_result_ == X509_V_OK ? Reason::kTlsHostnameMismatch
+                                       : net::VerifyReason(verify_result_);
   }
+  if (code == CURLE_WRITE_ERROR && body_too_large_) return Reason::kBodyTooLarge;
+  return net::ReasonFromCurl(code, os_errno);
 }
 
 }  // namespace sre::exporters::http_probe

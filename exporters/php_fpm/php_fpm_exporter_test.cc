@@ -74,12 +74,8 @@ TEST_F(PhpFpmExporterTest, TwoPoolsMatchGoldenFile) {
   std::string text = Text(result);
   text = std::regex_replace(text, std::regex(":" + std::to_string(tcp.port()) + "/"), ":PORT/");
   text = std::regex_replace(text, std::regex(dir_.path()), "DIR");
-  text = std::regex_replace(
-      text, std::regex(R"((\nphpfpm_scrape_duration_seconds\{[^\n]*\}) [^\n]+)"), "$1 <duration>");
-  const std::string path =
-      std::string(std::getenv("SRE_SOURCE_DIR")) + "/exporters/php_fpm/testdata/two_pools.prom";
-  if (std::getenv("SRE_UPDATE_GOLDEN") != nullptr) std::ofstream(path) << text;
-  EXPECT_EQ(text, Testdata("two_pools.prom"));
+  ExpectGolden(MaskValues(text, "phpfpm_scrape_duration_seconds"),
+               "exporters/php_fpm/testdata/two_pools.prom");
 }
 
 // The families and labels of hipages php-fpm_exporter (v2), which dashboards and alerts written

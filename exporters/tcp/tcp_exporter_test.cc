@@ -101,16 +101,8 @@ TEST_F(TcpExporterTest, RefusedEndpointMatchesGoldenFile) {
   CollectOnce(*exporter);
   std::string text = Text(CollectOnce(*exporter));
   text = std::regex_replace(text, std::regex(":" + std::to_string(port) + "\""), ":PORT\"");
-  text = std::regex_replace(
-      text, std::regex(R"((\nprobe_(tcp_)?duration_seconds\{[^\n]*\}) [^\n]+)"), "$1 <duration>");
-  const std::string path =
-      std::string(std::getenv("SRE_SOURCE_DIR")) + "/exporters/tcp/testdata/refused.prom";
-  if (std::getenv("SRE_UPDATE_GOLDEN") != nullptr) std::ofstream(path) << text;
-  std::ifstream golden(path);
-  ASSERT_TRUE(golden.good()) << path;
-  std::stringstream expected;
-  expected << golden.rdbuf();
-  EXPECT_EQ(text, expected.str());
+  ExpectGolden(MaskValues(text, "probe_(tcp_)?duration_seconds"),
+               "exporters/tcp/testdata/refused.prom");
 }
 
 TEST_F(TcpExporterTest, UnresolvableNameIsADnsFailureWithoutAddress) {

@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <optional>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -67,6 +70,26 @@ class ExporterHarness {
   /// The result's families as the agent would serve them (text format 0.0.4).
   static std::string Text(const CollectResult& result) {
     return MergeExposition({MakeSnapshot({}, result.families)}, ExpositionFormat::kText004);
+  }
+
+  /// `text` with the value of every sample whose name matches the regex `names` replaced by
+  /// `mask`: durations and counts that vary between runs.
+  static std::string MaskValues(const std::string& text, const std::string& names,
+                                const std::string& mask = "<duration>") {
+    return std::regex_replace(text, std::regex("(\\n(" + names + ")\\{[^\\n]*\\}) [^\\n]+"),
+                              "$1 " + mask);
+  }
+
+  /// Compares `text` with the golden file at `path` under the source tree (SRE_SOURCE_DIR, set
+  /// by ctest); with SRE_UPDATE_GOLDEN=1 in the environment, rewrites the file instead.
+  static void ExpectGolden(const std::string& text, const std::string& path) {
+    const std::string file = std::string(std::getenv("SRE_SOURCE_DIR")) + "/" + path;
+    if (std::getenv("SRE_UPDATE_GOLDEN") != nullptr) std::ofstream(file) << text;
+    std::ifstream golden(file);
+    ASSERT_TRUE(golden.good()) << file;
+    std::stringstream expected;
+    expected << golden.rdbuf();
+    EXPECT_EQ(text, expected.str()) << "golden file " << path;
   }
 
   /// The value of the sample whose line starts with `series` ("name{labels}") in `text`.
