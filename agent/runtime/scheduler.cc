@@ -171,10 +171,17 @@ void Scheduler::Finish(Instance& instance, CollectResult result) {
   instance.finished_once = true;
   if (!result.success) {
     ++instance.errors[result.reason];
-    env_.log.WarnLimited("check failed", {{"exporter", instance.spec.exporter},
-                                          {"check", instance.spec.settings.check},
-                                          {"reason", std::string(ReasonName(result.reason))},
-                                          {"error", result.message}});
+    if (result.reason != Reason::kNotPresent) {
+      env_.log.WarnLimited("check failed", {{"exporter", instance.spec.exporter},
+                                            {"check", instance.spec.settings.check},
+                                            {"reason", std::string(ReasonName(result.reason))},
+                                            {"error", result.message}});
+    } else if (instance.errors[result.reason] == 1) {
+      // A service that is not on this node is a fact to state once, not a warning per run.
+      env_.log.Info("service not present", {{"exporter", instance.spec.exporter},
+                                            {"check", instance.spec.settings.check},
+                                            {"error", result.message}});
+    }
   }
   Publish(instance, result, took);
 }
@@ -214,6 +221,10 @@ void Scheduler::Publish(Instance& instance, CollectResult& result, Duration took
              ToSeconds(took));
   self.Gauge("sre_agent_collect_success", "Whether the check's last run succeeded (1) or not (0).",
              labels, result.success ? 1 : 0);
+  self.Gauge("sre_agent_collect_absent",
+             "Whether the check's last run found its service not on this node (reason "
+             "not_present): 1 is not a failure to page about.",
+             labels, result.reason == Reason::kNotPresent ? 1 : 0);
   self.Gauge("sre_agent_collect_last_timestamp_seconds", "When the check's last run finished.",
              labels, now_unix);
   self.Counter("sre_agent_collects_total", "Runs of the check.", labels,

@@ -94,6 +94,26 @@ TEST_F(SchedulerTest, RunsOnItsIntervalWithDeadlineAndPublishes) {
   EXPECT_EQ(factory_->log->collects, 2);
 }
 
+// A service that is not on this node is reported as absent, apart from the failures.
+TEST_F(SchedulerTest, AServiceNotPresentIsAbsentNotFailing) {
+  ASSERT_TRUE(scheduler_
+                  .Apply({Spec("fpm", milliseconds(100), milliseconds(80)),
+                          Spec("db", milliseconds(100), milliseconds(80))})
+                  .ok());
+  Advance(milliseconds(100));
+  ASSERT_EQ(factory_->made.size(), 2u);
+  factory_->made[0]->Complete(false, 0, Reason::kNotPresent);
+  factory_->made[1]->Complete(false);
+  const std::string metrics = Metrics();
+  EXPECT_NE(metrics.find("sre_agent_collect_absent{exporter=\"fake\",check=\"fpm\"} 1"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("sre_agent_collect_absent{exporter=\"fake\",check=\"db\"} 0"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("sre_agent_collect_success{exporter=\"fake\",check=\"fpm\"} 0"),
+            std::string::npos);
+}
+
 TEST_F(SchedulerTest, CancelsARunThatOutlivesItsDeadline) {
   ASSERT_TRUE(scheduler_.Apply({Spec("slow", milliseconds(100), milliseconds(80))}).ok());
   Advance(milliseconds(100));

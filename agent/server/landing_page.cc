@@ -72,15 +72,19 @@ td.number{text-align:right;white-space:nowrap}
 .ok{color:#116329;background:#dafbe1}
 .fail{color:#a40e26;background:#ffebe9}
 .pending{color:#57606a;background:#eaeef2}
+.absent{color:#57606a;background:#f6f8fa;border:1px solid #d0d7de}
 tr.failing td:first-child{box-shadow:inset 4px 0 #cf222e}
 footer{margin-top:1.5rem;color:#57606a;font-size:.85rem}
 )css";
 
-enum class RowState { kFailing, kPending, kOk };
+// In the order rows are listed: what needs a look first.
+enum class RowState { kFailing, kPending, kAbsent, kOk };
 
 RowState StateOf(const CheckRow& row) {
   if (!row.ran) return RowState::kPending;
-  return row.success ? RowState::kOk : RowState::kFailing;
+  if (row.success) return RowState::kOk;
+  // The service is not on this node (docs/reasons.md): shown as such, not as a failure.
+  return row.reason == "not_present" ? RowState::kAbsent : RowState::kFailing;
 }
 
 /// An href only for a path on this server; anything else ("javascript:", "//host") is not linked.
@@ -99,10 +103,10 @@ void RenderRow(const CheckRow& row, double now_unix, std::string& out) {
   auto to = std::back_inserter(out);
   RowState state = StateOf(row);
   std::string_view row_class = state == RowState::kFailing ? " class=\"failing\"" : "";
-  std::string_view status = state == RowState::kOk ? "<span class=\"status ok\">OK</span>"
-                            : state == RowState::kFailing
-                                ? "<span class=\"status fail\">FAIL</span>"
-                                : "<span class=\"status pending\">pending</span>";
+  std::string_view status = "<span class=\"status pending\">pending</span>";
+  if (state == RowState::kOk) status = "<span class=\"status ok\">OK</span>";
+  if (state == RowState::kFailing) status = "<span class=\"status fail\">FAIL</span>";
+  if (state == RowState::kAbsent) status = "<span class=\"status absent\">absent</span>";
   fmt::format_to(to, "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td>", row_class, status,
                  HtmlEscape(row.exporter), HtmlEscape(row.check), HtmlEscape(row.target));
   if (state == RowState::kPending) {
@@ -172,7 +176,7 @@ std::string RenderLandingPage(const LandingPage& page) {
     fmt::format_to(to, ".<pre>{}</pre></div>\n", HtmlEscape(page.last_reload_error));
   }
 
-  size_t ok = 0, failing = 0, pending = 0;
+  size_t ok = 0, failing = 0, pending = 0, absent = 0;
   for (const CheckRow& row : page.checks) {
     switch (StateOf(row)) {
       case RowState::kOk:
@@ -184,6 +188,9 @@ std::string RenderLandingPage(const LandingPage& page) {
       case RowState::kPending:
         ++pending;
         break;
+      case RowState::kAbsent:
+        ++absent;
+        break;
     }
   }
   if (page.checks.empty()) {
@@ -192,6 +199,7 @@ std::string RenderLandingPage(const LandingPage& page) {
     fmt::format_to(to, "<p class=\"summary\">{} check{}: {} ok, {} failing", page.checks.size(),
                    page.checks.size() == 1 ? "" : "s", ok, failing);
     if (pending > 0) fmt::format_to(to, ", {} pending", pending);
+    if (absent > 0) fmt::format_to(to, ", {} absent", absent);
     out += "</p>\n";
 
     std::vector<const CheckRow*> rows;

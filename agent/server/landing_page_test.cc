@@ -151,6 +151,17 @@ TEST(LandingPageTest, SummaryCountsOkFailingAndPending) {
   EXPECT_THAT(RenderLandingPage(Page(twelve)), HasSubstr("12 checks: 10 ok, 2 failing</p>"));
 }
 
+// A service that is not on this node (not_present) is shown as absent: not red, not counted as
+// failing, listed after the failing and pending checks.
+TEST(LandingPageTest, AServiceNotPresentIsAbsent) {
+  const std::string html =
+      RenderLandingPage(Page({Failing("fpm", "not_present"), Ok("a"), Failing("b", "timeout")}));
+  EXPECT_THAT(html, HasSubstr("3 checks: 1 ok, 1 failing, 1 absent</p>"));
+  EXPECT_THAT(html, HasSubstr("<span class=\"status absent\">absent</span>"));
+  EXPECT_LT(html.find(">b<"), html.find(">fpm<"));
+  EXPECT_LT(html.find(">fpm<"), html.find(">a<"));
+}
+
 TEST(LandingPageTest, FailingChecksComeFirstThenPendingKeepingOrderWithinEach) {
   std::string html =
       RenderLandingPage(Page({Ok("ok-one"), Pending("pending-one"), Failing("fail-one", "timeout"),

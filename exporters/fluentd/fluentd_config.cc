@@ -153,6 +153,8 @@ const config::Schema<FluentdConfig>& FluentdSchema() {
                            return fmt::format("max_body_bytes must be between {} and {}",
                                               kMinBodyBytes, kMaxBodyBytes);
                          });
+    s->Field("optional", &FluentdConfig::optional,
+             "Fluentd may not run here: a refused connection means absent (not_present)");
     return s;
   }();
   return *schema;

@@ -37,6 +37,9 @@ struct FluentdConfig {
   bool stable_ids = true;
   /// A larger response fails with body_too_large.
   int64_t max_body_bytes = 8 << 20;
+  /// Fluentd may not run on this node (a DaemonSet's default config): a refused connection then
+  /// means absent (not_present), shown as such rather than as a failure.
+  bool optional = false;
 
   /// From `urls` and `workers` (not a key).
   std::vector<Endpoint> endpoints;

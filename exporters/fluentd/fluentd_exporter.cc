@@ -101,6 +101,9 @@ void FluentdExporter::OnFetched(size_t index, const FetchResult& fetched) {
   Target& target = targets_[index];
   target.reason = fetched.reason;
   target.message = fetched.message;
+  if (config_.optional && fetched.reason == Reason::kConnectionRefused) {
+    target.reason = Reason::kNotPresent;  // nothing listens: Fluentd is not on this node
+  }
   target.elapsed = fetched.elapsed;
   target.plugins.clear();
   if (fetched.reason == Reason::kNone) {

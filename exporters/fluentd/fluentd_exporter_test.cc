@@ -232,6 +232,17 @@ TEST_F(FluentdExporterTest, FaultsFailOnlyTheirEndpoint) {
   EXPECT_EQ(text.find(Url(mistyped.port()) + "\",plugin_id"), std::string::npos);
 }
 
+// `optional: true` (the default config's): nothing listening means Fluentd is not on this node.
+TEST_F(FluentdExporterTest, AnOptionalFluentdThatIsNotThereIsAbsent) {
+  const std::string url = Url(testing::RefusedPort());
+  auto exporter = Make("check: fluentd\nurls: [\"" + url + "\"]\noptional: true\n");
+  const CollectResult result = CollectOnce(*exporter);
+  EXPECT_EQ(result.reason, Reason::kNotPresent) << result.message;
+  EXPECT_EQ(Value(Text(result), "fluentd_failure_info{check=\"fluentd\",target=\"" + url +
+                                    "\",reason=\"not_present\"}"),
+            1);
+}
+
 TEST_F(FluentdExporterTest, FailuresAreCountedPerEndpointAcrossRuns) {
   LoopbackServer ok(handlers::HttpReply(HttpResponse(Testdata("plugins_idle.json"))));
   const uint16_t refused = testing::RefusedPort();

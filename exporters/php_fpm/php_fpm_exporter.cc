@@ -168,9 +168,13 @@ void PhpFpmExporter::Finish() {
       }
     }
   }
-  if (result.success) {
-    result.message = pools_.empty() ? fmt::format("no pool sockets match {}", config_.socket_glob)
-                                    : fmt::format("{} of {} pools up", up, pools_.size());
+  if (result.success && pools_.empty()) {
+    // php-fpm is not on this node: absent, not failing (docs/reasons.md).
+    result.success = false;
+    result.reason = Reason::kNotPresent;
+    result.message = fmt::format("no pool sockets match {}", config_.socket_glob);
+  } else if (result.success) {
+    result.message = fmt::format("{} of {} pools up", up, pools_.size());
   }
   result.families = set.Take();
   Done done = std::move(done_);

@@ -282,10 +282,12 @@ TEST_F(PhpFpmExporterTest, SocketGlobFollowsPools) {
   EXPECT_EQ(text.find("beta"), std::string::npos) << text;
 }
 
-TEST_F(PhpFpmExporterTest, AGlobWithoutSocketsIsHealthy) {
+// No socket: php-fpm is not on this node, which the agent shows as absent, not as a failure.
+TEST_F(PhpFpmExporterTest, AGlobWithoutSocketsIsAbsent) {
   auto exporter = Make("check: fpm\nsocket_glob: " + dir_.path() + "/*.sock\n");
   const CollectResult result = CollectOnce(*exporter);
-  EXPECT_TRUE(result.success);
+  EXPECT_FALSE(result.success);
+  EXPECT_EQ(result.reason, Reason::kNotPresent);
   EXPECT_EQ(result.message, "no pool sockets match " + dir_.path() + "/*.sock");
   EXPECT_TRUE(result.families.empty());
 }

@@ -31,10 +31,11 @@ class FakeExporter final : public Exporter {
     done_ = nullptr;
   }
   bool running() const { return static_cast<bool>(done_); }
-  void Complete(bool success, double value = 1) {
+  /// Ends the run: successful, or failed with `failure` (connection_refused by default).
+  void Complete(bool success, double value = 1, Reason failure = Reason::kConnectionRefused) {
     CollectResult result;
     result.success = success;
-    result.reason = success ? Reason::kNone : Reason::kConnectionRefused;
+    result.reason = success ? Reason::kNone : failure;
     result.message = success ? "fine" : "refused";
     MetricSet set;
     set.Gauge("fake_value", "A value.", {{"source", "fake"}}, value);
