@@ -1,5 +1,7 @@
 #include "exporters/postfix/mail_log.h"
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 
 namespace sre::exporters::postfix {
@@ -26,15 +28,32 @@ std::optional<double> ParseNumber(std::string_view text) {
   return value;
 }
 
-/// The value of `key` ("relay=") after ", " in `message`, up to the next ", " (or space when
+/// The value after `needle` (", relay=") in `message`, up to the next ", " (or space when
 /// `to_space`); nullopt without one.
-std::optional<std::string_view> Field(std::string_view message, std::string_view key,
+std::optional<std::string_view> Field(std::string_view message, std::string_view needle,
                                       bool to_space = false) {
-  const std::string key_at = ", " + std::string(key);
-  const size_t at = message.find(key_at);
+  const size_t at = message.find(needle);
   if (at == std::string_view::npos) return std::nullopt;
-  std::string_view value = message.substr(at + key_at.size());
+  std::string_view value = message.substr(at + needle.size());
   return value.substr(0, value.find(to_space ? " " : ", "));
+}
+
+/// Joins label values into a series key, each ended by NUL. Only a garbage line holds a NUL in
+/// a value; at worst it lands in another series, never with more labels than names.
+void JoinKey(std::string& key, std::initializer_list<std::string_view> values) {
+  key.clear();
+  for (std::string_view value : values) key.append(value).push_back('\0');
+}
+
+/// The label values of a series key, in order.
+std::vector<std::string_view> SplitKey(std::string_view key) {
+  std::vector<std::string_view> values;
+  while (!key.empty()) {
+    const size_t nul = key.find('\0');
+    values.push_back(key.substr(0, nul));
+    key.remove_prefix(nul + 1);
+  }
+  return values;
 }
 
 /// Splits off the next space-separated word of `text`.
@@ -48,8 +67,8 @@ std::string_view Word(std::string_view& text) {
 /// "Trusted TLS connection established to host[1.2.3.4]:25: TLSv1.3 with cipher NAME
 /// (256/256 bits)" (`direction` "to" or "from") as trust, protocol, cipher and the two bit
 /// counts.
-std::optional<std::vector<std::string>> TlsConnection(std::string_view message,
-                                                      std::string_view direction) {
+std::optional<std::array<std::string_view, 5>> TlsConnection(std::string_view message,
+                                                             std::string_view direction) {
   const std::string_view trust = Word(message);
   const std::string expected = "TLS connection established " + std::string(direction) + " ";
   if (trust.empty() || !message.starts_with(expected)) return std::nullopt;
@@ -69,41 +88,47 @@ std::optional<std::vector<std::string>> TlsConnection(std::string_view message,
       !ParseNumber(message.substr(slash + 1))) {
     return std::nullopt;
   }
-  return std::vector<std::string>{std::string(trust), std::string(protocol), std::string(cipher),
-                                  std::string(message.substr(0, slash)),
-                                  std::string(message.substr(slash + 1))};
+  return std::array<std::string_view, 5>{trust, protocol, cipher, message.substr(0, slash),
+                                         message.substr(slash + 1)};
+}
+
+Labels SeriesLabels(const Labels& base, const std::vector<std::string>& names,
+                    std::string_view key) {
+  Labels labels = base;
+  const std::vector<std::string_view> values = SplitKey(key);
+  for (size_t i = 0; i < values.size() && i < names.size(); ++i) {
+    labels.push_back({names[i], std::string(values[i])});
+  }
+  return labels;
 }
 
 }  // namespace
 
 std::optional<LogLine> SplitLogLine(std::string_view line) {
-  for (size_t from = 0; from < line.size();) {
-    const size_t postfix = line.find("postfix", from);
-    const size_t opendkim = line.find("opendkim", from);
-    const size_t at = std::min(postfix, opendkim);
-    if (at == std::string_view::npos) return std::nullopt;
-    from = at + 1;
-    if (at > 0 && line[at - 1] != ' ') continue;
-    // process: "postfix", "postfix-out", "opendkim"; then "/service/path"; then "[pid]: ".
-    size_t i = at;
-    while (i < line.size() && IsNameChar(line[i])) ++i;
+  // The tag ends at the first "]: " of a syslog line; look there first, and further only when
+  // that tag is another program's.
+  for (size_t end = line.find("]: "); end != std::string_view::npos;
+       end = line.find("]: ", end + 1)) {
+    const size_t bracket = line.rfind('[', end);
+    if (bracket == std::string_view::npos) return std::nullopt;
+    const std::string_view pid = line.substr(bracket + 1, end - bracket - 1);
+    if (pid.empty() || !std::all_of(pid.begin(), pid.end(), IsDigit)) continue;
+    const size_t space = line.rfind(' ', bracket);
+    const size_t start = space == std::string_view::npos ? 0 : space + 1;
+    const std::string_view tag = line.substr(start, bracket - start);  // "postfix/submission/smtpd"
+    if (tag.empty() ||
+        !std::all_of(tag.begin(), tag.end(), [](char c) { return IsNameChar(c) || c == '/'; })) {
+      continue;
+    }
     LogLine out;
-    out.process = line.substr(at, i - at);
+    out.process = tag.substr(0, tag.find('/'));
     if (out.process != "opendkim" && out.process != "postfix" &&
         !out.process.starts_with("postfix-")) {
       continue;
     }
-    size_t service_start = i;
-    while (i < line.size() && line[i] == '/') {
-      service_start = ++i;
-      while (i < line.size() && IsNameChar(line[i])) ++i;
-    }
-    out.service = line.substr(service_start, i - service_start);
-    if (i >= line.size() || line[i] != '[') continue;
-    const size_t pid_start = ++i;
-    while (i < line.size() && IsDigit(line[i])) ++i;
-    if (i == pid_start || line.substr(i, 3) != "]: ") continue;
-    out.message = line.substr(i + 3);
+    out.service = tag.substr(tag.rfind('/') + 1);
+    if (out.service == out.process) out.service = {};
+    out.message = line.substr(end + 3);
     for (std::string_view level : {"warning", "error", "fatal", "panic"}) {
       if (out.message.starts_with(level) && out.message.substr(level.size(), 2) == ": ") {
         out.level = level;
@@ -114,26 +139,37 @@ std::optional<LogLine> SplitLogLine(std::string_view line) {
   return std::nullopt;
 }
 
-void MailLogCounters::Histograms::Observe(std::vector<std::string> values, double value) {
-  series.try_emplace(std::move(values), bounds).first->second.Observe(value);
+void MailLogCounters::Counters::Inc(std::initializer_list<std::string_view> values) {
+  JoinKey(key, values);
+  auto it = series.find(key);
+  if (it == series.end()) it = series.emplace(key, 0).first;
+  ++it->second;
+}
+
+void MailLogCounters::Histograms::Observe(std::initializer_list<std::string_view> values,
+                                          double value) {
+  JoinKey(key, values);
+  auto it = series.find(key);
+  if (it == series.end()) it = series.emplace(key, Histogram(bounds)).first;
+  it->second.Observe(value);
 }
 
 MailLogCounters::MailLogCounters()
     : qmgr_recipients_(kRecipientBuckets),
       qmgr_size_(kSizeBuckets),
-      lmtp_delays_{{"stage"}, kDelayBuckets, {}},
-      pipe_delays_{{"relay", "stage"}, kDelayBuckets, {}},
-      smtp_delays_{{"stage"}, kDelayBuckets, {}},
-      smtp_tls_{kTlsLabels, {}},
-      smtp_processed_{{"status"}, {}},
-      smtp_deferred_dsn_{{"dsn"}, {}},
-      smtp_bounced_dsn_{{"dsn"}, {}},
-      smtpd_lost_{{"after_stage"}, {}},
-      smtpd_processed_{{"sasl_method"}, {}},
-      smtpd_rejected_{{"code"}, {}},
-      smtpd_tls_{kTlsLabels, {}},
-      opendkim_signed_{{"subject", "domain"}, {}},
-      unsupported_entries_{{"service", "level"}, {}} {}
+      lmtp_delays_{{"stage"}, kDelayBuckets, {}, {}},
+      pipe_delays_{{"relay", "stage"}, kDelayBuckets, {}, {}},
+      smtp_delays_{{"stage"}, kDelayBuckets, {}, {}},
+      smtp_tls_{kTlsLabels, {}, {}},
+      smtp_processed_{{"status"}, {}, {}},
+      smtp_deferred_dsn_{{"dsn"}, {}, {}},
+      smtp_bounced_dsn_{{"dsn"}, {}, {}},
+      smtpd_lost_{{"after_stage"}, {}, {}},
+      smtpd_processed_{{"sasl_method"}, {}, {}},
+      smtpd_rejected_{{"code"}, {}, {}},
+      smtpd_tls_{kTlsLabels, {}, {}},
+      opendkim_signed_{{"subject", "domain"}, {}, {}},
+      unsupported_entries_{{"service", "level"}, {}, {}} {}
 
 void MailLogCounters::Consume(std::string_view text) {
   ++lines_;
@@ -150,8 +186,7 @@ void MailLogCounters::Consume(std::string_view text) {
     if (colon != std::string_view::npos && comma != std::string_view::npos && comma > colon &&
         m.ends_with(")")) {
       const size_t s = colon + 32;
-      opendkim_signed_.Inc({std::string(m.substr(s, comma - s)),
-                            std::string(m.substr(comma + 4, m.size() - comma - 5))});
+      opendkim_signed_.Inc({m.substr(s, comma - s), m.substr(comma + 4, m.size() - comma - 5)});
     } else {
       Unsupported(line->process, line->level);
     }
@@ -192,10 +227,11 @@ void MailLogCounters::Smtpd(std::string_view m, const LogLine& line) {
              rest.starts_with("lost connection after ") &&
              rest.find(" from ", 22) != std::string_view::npos) {
     rest.remove_prefix(22);
-    smtpd_lost_.Inc({std::string(Word(rest))});
+    smtpd_lost_.Inc({Word(rest)});
   } else if (m.find(": client=") != std::string_view::npos) {
-    std::string method(Field(m, "sasl_method=", true).value_or(""));
-    std::erase(method, ',');
+    // "sasl_method=PLAIN," as the line has it: the label is the method alone.
+    std::string_view method = Field(m, ", sasl_method=", true).value_or("");
+    if (method.ends_with(',')) method.remove_suffix(1);
     smtpd_processed_.Inc({method});
   } else if (m.starts_with("NOQUEUE: reject: RCPT from ")) {
     std::string_view rest = m.substr(27);
@@ -203,7 +239,7 @@ void MailLogCounters::Smtpd(std::string_view m, const LogLine& line) {
     rest.remove_prefix(colon == std::string_view::npos ? rest.size() : colon + 2);
     const std::string_view code = Word(rest);
     if (code.size() == 3 && ParseNumber(code)) {
-      smtpd_rejected_.Inc({std::string(code)});
+      smtpd_rejected_.Inc({code});
     } else {
       Unsupported(line.service, line.level);
     }
@@ -211,28 +247,28 @@ void MailLogCounters::Smtpd(std::string_view m, const LogLine& line) {
              m.find(" authentication failed: ") != std::string_view::npos) {
     ++smtpd_sasl_failures_;
   } else if (auto tls = TlsConnection(m, "from")) {
-    smtpd_tls_.Inc(std::move(*tls));
+    smtpd_tls_.Inc({(*tls)[0], (*tls)[1], (*tls)[2], (*tls)[3], (*tls)[4]});
   } else {
     Unsupported(line.service, line.level);
   }
 }
 
 void MailLogCounters::Smtp(std::string_view m, const LogLine& line) {
-  if (Field(m, "relay=") && Field(m, "delays=")) {
+  if (Field(m, ", relay=") && Field(m, ", delays=")) {
     Delays(m, smtp_delays_, "", line);
-    const auto status = Field(m, "status=", true);
+    const auto status = Field(m, ", status=", true);
     if (!status) return;
-    smtp_processed_.Inc({std::string(*status)});
-    const auto dsn = Field(m, "dsn=");
+    smtp_processed_.Inc({*status});
+    const auto dsn = Field(m, ", dsn=");
     if (*status == "deferred") {
       ++smtp_status_deferred_;
       ++smtp_deferred_;
-      if (dsn) smtp_deferred_dsn_.Inc({std::string(*dsn)});
+      if (dsn) smtp_deferred_dsn_.Inc({*dsn});
     } else if (*status == "bounced" && dsn) {
-      smtp_bounced_dsn_.Inc({std::string(*dsn)});
+      smtp_bounced_dsn_.Inc({*dsn});
     }
   } else if (auto tls = TlsConnection(m, "to")) {
-    smtp_tls_.Inc(std::move(*tls));
+    smtp_tls_.Inc({(*tls)[0], (*tls)[1], (*tls)[2], (*tls)[3], (*tls)[4]});
   } else if (m.starts_with("connect to ") && m.ends_with(": Connection timed out")) {
     ++smtp_connection_timed_out_;
   } else {
@@ -241,8 +277,8 @@ void MailLogCounters::Smtp(std::string_view m, const LogLine& line) {
 }
 
 void MailLogCounters::Qmgr(std::string_view m, const LogLine& line) {
-  const auto size = Field(m, "size=");
-  const auto nrcpt = Field(m, "nrcpt=", true);
+  const auto size = Field(m, ", size=");
+  const auto nrcpt = Field(m, ", nrcpt=", true);
   if (size && nrcpt && ParseNumber(*size) && ParseNumber(*nrcpt)) {
     qmgr_size_.Observe(*ParseNumber(*size));
     qmgr_recipients_.Observe(*ParseNumber(*nrcpt));
@@ -271,8 +307,8 @@ void MailLogCounters::Cleanup(std::string_view m, const LogLine& line) {
 void MailLogCounters::Delays(std::string_view m, Histograms& family, std::string_view relay_label,
                              const LogLine& line) {
   // "delays=a/b/c/d": before the queue manager, in it, connection setup, transmission.
-  const auto relay = Field(m, "relay=");
-  const auto delays = Field(m, "delays=");
+  const auto relay = Field(m, ", relay=");
+  const auto delays = Field(m, ", delays=");
   double values[4];
   std::string_view rest = delays.value_or("");
   for (double& value : values) {
@@ -289,16 +325,16 @@ void MailLogCounters::Delays(std::string_view m, Histograms& family, std::string
                                                  "connection_setup", "transmission"};
   for (size_t i = 0; i < 4; ++i) {
     if (relay_label.empty()) {
-      family.Observe({std::string(kStages[i])}, values[i]);
+      family.Observe({kStages[i]}, values[i]);
     } else {
-      family.Observe({std::string(*relay), std::string(kStages[i])}, values[i]);
+      family.Observe({*relay, kStages[i]}, values[i]);
     }
   }
 }
 
 void MailLogCounters::Unsupported(std::string_view service, std::string_view level) {
   ++unsupported_;
-  unsupported_entries_.Inc({std::string(service), std::string(level)});
+  unsupported_entries_.Inc({service, level});
 }
 
 void MailLogCounters::AddTo(MetricSet& set, const Labels& labels) const {
@@ -306,21 +342,14 @@ void MailLogCounters::AddTo(MetricSet& set, const Labels& labels) const {
     set.Counter(name, help, labels, value);
   };
   auto counters = [&](std::string_view name, std::string_view help, const Counters& family) {
-    for (const auto& [values, value] : family.series) {
-      Labels series = labels;
-      for (size_t i = 0; i < values.size(); ++i) {
-        series.push_back({family.label_names[i], values[i]});
-      }
-      set.Counter(name, help, std::move(series), value);
+    for (const auto& [key, value] : family.series) {
+      set.Counter(name, help, SeriesLabels(labels, family.label_names, key), value);
     }
   };
   auto histograms = [&](std::string_view name, std::string_view help, const Histograms& family) {
-    for (const auto& [values, histogram] : family.series) {
-      Labels series = labels;
-      for (size_t i = 0; i < values.size(); ++i) {
-        series.push_back({family.label_names[i], values[i]});
-      }
-      set.Histogram(name, help, std::move(series), histogram.ToMetric());
+    for (const auto& [key, histogram] : family.series) {
+      set.Histogram(name, help, SeriesLabels(labels, family.label_names, key),
+                    histogram.ToMetric());
     }
   };
   // postfix_exporter's names and help texts (kumina 0.3.0 and the maintained fork).

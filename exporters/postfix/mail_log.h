@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <string>
@@ -41,17 +42,20 @@ class MailLogCounters {
   uint64_t unsupported() const { return unsupported_; }
 
  private:
-  // One family's series by label values, in label order.
+  // One family's series, keyed by their label values joined with NUL (in label order), so a
+  // counted line looks its series up in a reused buffer instead of allocating a key.
   struct Counters {
     std::vector<std::string> label_names;
-    std::map<std::vector<std::string>, double> series;
-    void Inc(std::vector<std::string> values) { ++series[std::move(values)]; }
+    std::map<std::string, double, std::less<>> series;
+    std::string key;  // scratch
+    void Inc(std::initializer_list<std::string_view> values);
   };
   struct Histograms {
     std::vector<std::string> label_names;
     std::vector<double> bounds;
-    std::map<std::vector<std::string>, Histogram> series;
-    void Observe(std::vector<std::string> values, double value);
+    std::map<std::string, Histogram, std::less<>> series;
+    std::string key;  // scratch
+    void Observe(std::initializer_list<std::string_view> values, double value);
   };
 
   void Smtpd(std::string_view message, const LogLine& line);

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
 #include <cstring>
 #include <ctime>
 #include <span>
@@ -17,11 +16,29 @@ std::vector<double> Bounds(std::span<const double> bounds) {
   return std::vector<double>(bounds.begin(), bounds.end());
 }
 
+// A non-negative decimal of up to 18 digits (no overflow): Postfix's times and sizes.
 std::optional<int64_t> ParseInteger(std::string_view text) {
+  if (text.empty() || text.size() > 18) return std::nullopt;
   int64_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + (c - '0');
+  }
   return value;
+}
+
+// With the length known at compile time the comparisons below become single loads, not memcmp
+// calls: every field of a listing goes through here.
+template <size_t N>
+bool Is(std::string_view text, const char (&literal)[N]) {
+  return text.size() == N - 1 && std::memcmp(text.data(), literal, N - 1) == 0;
+}
+
+ShowqParser::Name Classify(std::string_view name) {
+  if (Is(name, "time")) return ShowqParser::Name::kTime;
+  if (Is(name, "size")) return ShowqParser::Name::kSize;
+  if (Is(name, "queue_name")) return ShowqParser::Name::kQueueName;
+  return ShowqParser::Name::kOther;
 }
 
 bool IsAlnum(char c) {
@@ -122,12 +139,20 @@ void ShowqParser::FeedAttr0(std::string_view bytes) {
   while (!bytes.empty() && state_ == State::kNeedMore) {
     const size_t nul = bytes.find('\0');
     const std::string_view piece = bytes.substr(0, nul);
-    if (field_.size() + piece.size() > limits_.max_field_bytes) {
+    // Names and the values that count are kept; recipients, reasons and the like only counted,
+    // so a huge value costs no memory, yet a field past the limit is still a broken stream.
+    const bool keep = !reading_value_ || name_ != Name::kOther;
+    const size_t length = (keep ? field_.size() : skipped_) + piece.size();
+    if (length > limits_.max_field_bytes) {
       Fail(fmt::format("a field is longer than {} bytes (record {})", limits_.max_field_bytes,
                        records_ + 1));
       return;
     }
-    field_.append(piece);
+    if (keep) {
+      field_.append(piece);
+    } else {
+      skipped_ = length;
+    }
     if (nul == std::string_view::npos) return;
     bytes.remove_prefix(nul + 1);
     EndField();
@@ -137,16 +162,17 @@ void ShowqParser::FeedAttr0(std::string_view bytes) {
 void ShowqParser::EndField() {
   if (reading_value_) {
     reading_value_ = false;
-    if (name_ == "queue_name") {
+    skipped_ = 0;
+    if (name_ == Name::kQueueName) {
       record_queue_ = field_;
-    } else if (name_ == "time" || name_ == "size") {
+    } else if (name_ != Name::kOther) {
       const auto value = ParseInteger(field_);
       if (!value) {
-        Fail(fmt::format("record {}: {} \"{}\" is not a number", records_ + 1, name_,
-                         field_.substr(0, 40)));
+        Fail(fmt::format("record {}: {} \"{}\" is not a number", records_ + 1,
+                         name_ == Name::kTime ? "time" : "size", field_.substr(0, 40)));
         return;
       }
-      (name_ == "time" ? record_time_ : record_size_) = static_cast<double>(*value);
+      (name_ == Name::kTime ? record_time_ : record_size_) = static_cast<double>(*value);
     }
   } else if (field_.empty()) {
     if (!record_open_) {
@@ -155,7 +181,7 @@ void ShowqParser::EndField() {
       EndRecord();
     }
   } else {
-    name_.swap(field_);
+    name_ = Classify(field_);
     reading_value_ = true;
     record_open_ = true;
   }
@@ -220,9 +246,14 @@ void ShowqParser::TextLine(std::string_view line) {
 }
 
 void ShowqParser::Count(std::string_view queue, double size, double arrival) {
-  auto it = queues_.find(queue);
-  if (it == queues_.end()) it = queues_.try_emplace(std::string(queue)).first;
-  QueueStats& stats = it->second;
+  // showq lists one queue after another: the previous message's queue is nearly always this one.
+  if (last_stats_ == nullptr || queue != last_queue_) {
+    auto it = queues_.find(queue);
+    if (it == queues_.end()) it = queues_.try_emplace(std::string(queue)).first;
+    last_queue_ = queue;
+    last_stats_ = &it->second;
+  }
+  QueueStats& stats = *last_stats_;
   ++stats.messages;
   ++messages_;
   stats.size.Observe(size);

@@ -52,6 +52,8 @@ struct ShowqLimits {
 class ShowqParser {
  public:
   enum class State { kNeedMore, kComplete, kError };
+  /// The attr0 names whose values count; every other value is skipped without being kept.
+  enum class Name { kOther, kQueueName, kTime, kSize };
   enum class Format { kUnknown, kAttr0, kText };
 
   /// `now`: Unix time the ages are measured from.
@@ -89,15 +91,18 @@ class ShowqParser {
   Format format_ = Format::kUnknown;
   std::string error_;
   std::string pending_;  // bytes seen before the format is known
-  std::string field_;    // the attr0 name or value, or the text line, being read
+  std::string field_;    // the attr0 name or counted value, or the text line, being read
+  size_t skipped_ = 0;   // bytes of the attr0 value being skipped
   bool reading_value_ = false;
-  std::string name_;  // the attr0 name whose value is being read
+  Name name_ = Name::kOther;  // the attr0 name whose value is being read
   bool record_open_ = false;
   // The attr0 record being read.
   std::string record_queue_;
   std::optional<double> record_time_;
   std::optional<double> record_size_;
   std::map<std::string, QueueStats, std::less<>> queues_;
+  std::string last_queue_;  // the queue Count() found last, and its stats (map nodes stay put)
+  QueueStats* last_stats_ = nullptr;
   uint64_t messages_ = 0;
   uint64_t records_ = 0;
 };

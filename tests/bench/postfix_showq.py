@@ -3,7 +3,7 @@
 same recorded showq streams and the same mail log, on loopback. Not a test: figures go to
 docs/benchmarks.md.
 
-  # 1. Record a real queue (a private postfix 3.7 from tests/integration/postfix.py; minutes):
+  # 1. Record a real queue (a private postfix 3.7 from tests/integration/postfix.py; 17-40 s):
   python3 tests/bench/postfix_showq.py record --messages 10000 --hold 1000 \\
       --out exporters/postfix/testdata/showq_raw_N10000.bin.gz
   # 2. A 100,000-message stream from the 10,000 one (records repeated with fresh queue IDs):
@@ -22,8 +22,9 @@ makes once a second (back to back when a scrape takes longer). Over a window aft
 is each process's user + system time from /proc/PID/stat divided by its reads of the stream: the
 agent's runs (sre_agent_collects_total), the exporter's scrapes. The server's CPU is counted for
 neither. Memory is /proc/PID/status at the end of the window. `idle %` is the whole machine's
-idle time over the window (/proc/stat): the tool measured uses some of it, so compare with what
-the tool alone would take.
+idle time over the window (/proc/stat), `others %` its time busy with anything but the tool
+measured (the stream server included): above a few %, something else was running. Then
+`sre-probe postfix --showq-path SOCK` under hyperfine.
 
 `log`: one tool at a time starts on an empty file (both read a log from its end), then the
 generated log is appended in chunks as fast as it can be written; the CPU the tool spends from the
@@ -57,7 +58,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 import postfix as harness  # noqa: E402  (tests/integration)
 import support  # noqa: E402
-from benchlib import cpu_seconds, memory  # noqa: E402
+from benchlib import TICKS, cpu_seconds, memory  # noqa: E402
 
 TESTDATA = os.path.join(ROOT, "exporters", "postfix", "testdata")
 HEADER = b"protocol\0mail_queue_list_protocol\0\0"
@@ -79,14 +80,18 @@ def cpu_idle_ticks():
 
 
 class Idle:
-    """The machine's idle share between start and stop(), in %."""
+    """The machine's CPU time between start and stop(), in % of all cores."""
 
     def __init__(self):
         self.start = cpu_idle_ticks()
 
-    def stop(self):
+    def stop(self, own_seconds=0.0):
+        """(idle %, others %): the idle share, and the share busy with anything but the
+        process measured, which used `own_seconds` of CPU meanwhile."""
         idle1, total1 = cpu_idle_ticks()
-        return 100 * (idle1 - self.start[0]) / max(1, total1 - self.start[1])
+        total = max(1, total1 - self.start[1])
+        idle = 100 * (idle1 - self.start[0]) / total
+        return idle, max(0.0, 100 - idle - 100 * own_seconds * TICKS / total)
 
 
 def sleep_until(when):
@@ -359,7 +364,7 @@ def queue_agent(server, expected, warmup, window, scrape_every):
             k += 1
         sleep_until(t0 + window)
         u1, s1 = cpu_seconds(agent.process.pid)
-        idle_pct = idle.stop()
+        idle_pct, others = idle.stop(u1 - u0 + s1 - s0)
         served = server.served - served0
         mem = memory(agent.process.pid)
         text = get(url)
@@ -377,7 +382,7 @@ def queue_agent(server, expected, warmup, window, scrape_every):
                          f"exit {code}")
     return {"reads": runs, "user": 1000 * (u1 - u0) / runs, "sys": 1000 * (s1 - s0) / runs,
             "read_ms": 1000 * statistics.median(durations), "errors": errors,
-            "served": served, "idle": idle_pct, **mem}
+            "served": served, "idle": idle_pct, "others": others, **mem}
 
 
 def queue_exporter(binary, server, empty_log, expected, warmup, window):
@@ -403,7 +408,7 @@ def queue_exporter(binary, server, empty_log, expected, warmup, window):
             walls.append(time.perf_counter() - started)
         time.sleep(0.5)
         u1, s1 = cpu_seconds(pid)
-        idle_pct = idle.stop()
+        idle_pct, others = idle.stop(u1 - u0 + s1 - s0)
         served = server.served - served0
         mem = memory(pid)
     counted = sum(values(text, "postfix_showq_message_size_bytes_count"))
@@ -413,7 +418,7 @@ def queue_exporter(binary, server, empty_log, expected, warmup, window):
                          f"postfix_up {up}")
     return {"reads": window, "user": 1000 * (u1 - u0) / window, "sys": 1000 * (s1 - s0) / window,
             "read_ms": 1000 * statistics.median(walls), "errors": 0, "served": served,
-            "idle": idle_pct, **mem}
+            "idle": idle_pct, "others": others, **mem}
 
 
 def hyperfine(command, runs):
@@ -428,7 +433,7 @@ def hyperfine(command, runs):
     t = {k: 1000 * r[v] for k, v in (("mean", "mean"), ("sd", "stddev"), ("median", "median"),
                                      ("min", "min"), ("max", "max"), ("user", "user"),
                                      ("sys", "system"))}
-    t["idle"] = idle.stop()
+    t["idle"] = idle.stop()[0]
     t["note"] = "; hyperfine saw outliers" if b"outliers" in run.stderr else ""
     return t
 
@@ -451,7 +456,7 @@ def queue(args):
           "exporter: scraped with gzip once a second\n")
     header = (f"{'stream':<8} {'tool':<16} {'reads':>5} {'served':>6} {'user ms':>8} "
               f"{'sys ms':>7} {'total ms':>8} {'read ms':>7} {'RSS MiB':>7} {'RssAnon':>7} "
-              f"{'RssFile':>7} {'idle %':>6}")
+              f"{'RssFile':>7} {'idle %':>6} {'others %':>8}")
     rows, probes = [], []
     try:
         print(header, flush=True)
@@ -477,7 +482,7 @@ def queue(args):
                           f"{m['user']:>8.2f} {m['sys']:>7.2f} {m['user'] + m['sys']:>8.2f} "
                           f"{m['read_ms']:>7.1f} "
                           f"{m['VmRSS']:>7.1f} {m['RssAnon']:>7.1f} {m['RssFile']:>7.1f} "
-                          f"{m['idle']:>6.1f}", flush=True)
+                          f"{m['idle']:>6.1f} {m['others']:>8.1f}", flush=True)
                 rows.append((n, len(data), results))
                 if args.probe_runs:
                     command = [probe, "postfix", "--showq-path", sock]
@@ -493,7 +498,8 @@ def queue(args):
         print("  ('served': connections the stream server answered in the window; 'read ms': the "
               "agent's median sre_agent_collect_duration_seconds sampled at its scrapes, the "
               "exporter's median scrape wall time; 'idle %': the whole machine's idle time in "
-              "the window, from /proc/stat)")
+              "the window, from /proc/stat; 'others %': the machine's time busy with anything "
+              "but the tool measured (the stream server included))")
         print()
         for n, size, results in rows:
             if len(results) == 2:
@@ -763,13 +769,13 @@ def log_run(tool, args, work, chunks, total_bytes, counts, sock):
         idle = Idle()
         appended, took, text = follow(tool, url, path, chunks, done, args.poll)
         u1, s1 = cpu_seconds(pid)
-        idle_pct = idle.stop()
+        idle_pct, others = idle.stop(u1 - u0 + s1 - s0)
         mem = memory(pid)
     finally:
         stop()
         os.unlink(path)
     return {"user": u1 - u0, "sys": s1 - s0, "appended": appended, "took": took,
-            "idle": idle_pct, "families": log_compare_families(text), **mem}
+            "idle": idle_pct, "others": others, "families": log_compare_families(text), **mem}
 
 
 def log(args):
@@ -797,7 +803,8 @@ def log(args):
     sock = os.path.join(work, "showq")
     server = StreamServer(HEADER + b"\0", sock)  # an empty queue
     print(f"\n{'tool':<16} {'lines':>8} {'user s':>7} {'sys s':>6} {'CPU s':>6} "
-          f"{'lines/CPU-s':>11} {'wall s':>6} {'RSS MiB':>7} {'RssAnon':>7} {'idle %':>6}",
+          f"{'lines/CPU-s':>11} {'wall s':>6} {'RSS MiB':>7} {'RssAnon':>7} {'idle %':>6} "
+          f"{'others %':>8}",
           flush=True)
     results = {}
     try:
@@ -807,13 +814,14 @@ def log(args):
             results[tool] = m
             print(f"{tool:<16} {len(lines):>8} {m['user']:>7.2f} {m['sys']:>6.2f} {cpu:>6.2f} "
                   f"{len(lines) / cpu:>11.0f} {m['took']:>6.1f} {m['VmRSS']:>7.1f} "
-                  f"{m['RssAnon']:>7.1f} {m['idle']:>6.1f}", flush=True)
+                  f"{m['RssAnon']:>7.1f} {m['idle']:>6.1f} {m['others']:>8.1f}", flush=True)
     finally:
         server.close()
         shutil.rmtree(work, ignore_errors=True)
     print(f"  (CPU from the first append until the counters show every line; the file took "
-          f"{m['appended']:.1f} s to write; 'wall s' until the poll, every {args.poll:g} s, saw "
-          "the last line; 'idle %': the whole machine's over that time)")
+          f"{m['appended']:.2f} s to write; 'wall s' until the poll, every {args.poll:g} s, saw "
+          "the last line; 'idle %': the whole machine's idle time over it; 'others %': its time "
+          "busy with anything but the tool measured)")
     if len(results) == 2:
         a, e = results["sre-agent"], results["postfix_exporter"]
         ratio = (e["user"] + e["sys"]) / max(1e-9, a["user"] + a["sys"])
@@ -824,7 +832,7 @@ def log(args):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("record", help="fill a real postfix and record its showq stream")
     p.add_argument("--messages", type=int, default=10000)
