@@ -277,6 +277,25 @@ Status ParseContext::ErrorAt(const YAML::Node& node, std::string_view message) c
   return Status::Error(FormatMark(file_, mark) + ": " + std::string(message));
 }
 
+Status ParseContext::ErrorInScalar(const YAML::Node& node, size_t offset,
+                                   std::string_view message) const {
+  if (!node.IsDefined() || !node.IsScalar() || node.Mark().is_null()) {
+    return ErrorAt(node, message);
+  }
+  YAML::Mark mark = node.Mark();
+  const std::string& value = node.Scalar();
+  // yaml-cpp tags a plain scalar "?" and a quoted or block one "!"; its mark is where the
+  // scalar starts (the quote, for a quoted one).
+  const bool one_line = value.find('\n') == std::string::npos;
+  const bool plain = node.Tag() == "?";
+  const bool unescaped = value.find_first_of("\\'\"") == std::string::npos;
+  if (one_line && (plain || unescaped)) {
+    mark.column += static_cast<int>(offset) + (plain ? 0 : 1);
+    return Status::Error(FormatMark(file_, mark) + ": " + std::string(message));
+  }
+  return ErrorAt(node, fmt::format("at byte {} of the value: {}", offset, message));
+}
+
 Result<std::string> ParseContext::ExpandedScalar(const YAML::Node& node) const {
   if (!node.IsScalar()) return ErrorAt(node, "expected a string, got " + KindOf(node));
   Result<std::string> expanded = ExpandEnv(node.Scalar(), env_);

@@ -45,6 +45,10 @@ class ParseContext {
 
   /// `file:line:col: message`, pointing at `node` (1-based line and column).
   Status ErrorAt(const YAML::Node& node, std::string_view message) const;
+  /// An error at byte `offset` of a scalar's value (an expression's bad token): the column is
+  /// exact for a scalar on one line, plain or quoted without escapes; for others (block,
+  /// folded, escaped) it points at the scalar and names the offset.
+  Status ErrorInScalar(const YAML::Node& node, size_t offset, std::string_view message) const;
   /// The scalar's text with `${VAR}` and `${VAR:-default}` expanded; an error names the node.
   Result<std::string> ExpandedScalar(const YAML::Node& node) const;
   /// Reads a secret file (relative paths against base_dir), trailing newlines removed.
