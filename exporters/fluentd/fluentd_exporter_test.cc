@@ -52,26 +52,6 @@ class FluentdExporterTest : public ::testing::Test, protected testing::ExporterH
   std::vector<std::unique_ptr<LoopbackServer>> workers_;
 };
 
-// Each sample's label names per family, from an exposition.
-std::map<std::string, std::vector<std::set<std::string>>> LabelNames(const std::string& text) {
-  std::map<std::string, std::vector<std::set<std::string>>> out;
-  std::istringstream lines(text);
-  const std::regex sample(R"(^([a-z_]+)\{(.*)\} .*$)");
-  const std::regex label(R"re(([a-z_]+)="[^"]*")re");
-  for (std::string line; std::getline(lines, line);) {
-    std::smatch m;
-    if (!std::regex_match(line, m, sample)) continue;
-    const std::string labels = m[2];
-    std::set<std::string> names;
-    for (auto it = std::sregex_iterator(labels.begin(), labels.end(), label);
-         it != std::sregex_iterator(); ++it) {
-      names.insert((*it)[1]);
-    }
-    out[m[1]].push_back(std::move(names));
-  }
-  return out;
-}
-
 // Three workers of one Fluentd (`workers 3`, monitor_agent on 24220..24222) against
 // testdata/workers.prom, with the ports written as 24220.. and durations masked.
 // SRE_UPDATE_GOLDEN=1 rewrites the file.

@@ -105,19 +105,10 @@ TEST_F(PhpFpmExporterTest, NamesAndLabelsAreASupersetOfHipages) {
   auto exporter = MakeFor({Uri(tcp.port())}, "processes: true");
   const std::string text = Text(CollectOnce(*exporter));
 
-  // Every family's label names, from the exposition.
+  // Every family's label names, over all its samples.
   std::map<std::string, std::set<std::string>> ours;
-  std::istringstream lines(text);
-  const std::regex sample(R"(^([a-z_]+)\{(.*)\} .*$)");
-  const std::regex label(R"re(([a-z_]+)="[^"]*")re");
-  for (std::string line; std::getline(lines, line);) {
-    std::smatch m;
-    if (!std::regex_match(line, m, sample)) continue;
-    const std::string labels = m[2];
-    for (auto it = std::sregex_iterator(labels.begin(), labels.end(), label);
-         it != std::sregex_iterator(); ++it) {
-      ours[m[1]].insert((*it)[1]);
-    }
+  for (const auto& [family, samples] : LabelNames(text)) {
+    for (const auto& names : samples) ours[family].insert(names.begin(), names.end());
   }
   for (const auto& [family, labels] : hipages) {
     ASSERT_TRUE(ours.contains(family)) << family << " is missing";

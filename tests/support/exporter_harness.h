@@ -5,9 +5,11 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -90,6 +92,28 @@ class ExporterHarness {
     std::stringstream expected;
     expected << golden.rdbuf();
     EXPECT_EQ(text, expected.str()) << "golden file " << path;
+  }
+
+  /// Each sample's label names, per family, from an exposition: what a test of compatible names
+  /// and labels compares with the peer exporter's list.
+  static std::map<std::string, std::vector<std::set<std::string>>> LabelNames(
+      const std::string& text) {
+    std::map<std::string, std::vector<std::set<std::string>>> out;
+    std::istringstream lines(text);
+    const std::regex sample(R"(^([a-z_]+)\{(.*)\} .*$)");
+    const std::regex label(R"re(([a-z_]+)="[^"]*")re");
+    for (std::string line; std::getline(lines, line);) {
+      std::smatch m;
+      if (!std::regex_match(line, m, sample)) continue;
+      const std::string labels = m[2];
+      std::set<std::string> names;
+      for (auto it = std::sregex_iterator(labels.begin(), labels.end(), label);
+           it != std::sregex_iterator(); ++it) {
+        names.insert((*it)[1]);
+      }
+      out[m[1]].push_back(std::move(names));
+    }
+    return out;
   }
 
   /// The value of the sample whose line starts with `series` ("name{labels}") in `text`.
