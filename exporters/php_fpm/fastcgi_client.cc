@@ -4,28 +4,19 @@
 #include <fmt/format.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include "agent/net/tcp_dialer.h"
+#include "agent/net/unix_socket.h"
 
 namespace sre::exporters::php_fpm {
 namespace {
 
 // The request id of every request: php-fpm answers one request per connection.
 constexpr uint16_t kRequestId = 1;
-
-/// Errno as a reason. A unix socket path that does not exist means php-fpm (or that pool) is not
-/// on this node: reported as absent, not as a connection failure.
-Reason ConnectReason(int error, bool unix_socket) {
-  if (unix_socket && (error == ENOENT || error == ENOTDIR)) return Reason::kNotPresent;
-  // A full accept queue on a unix socket refuses at once with EAGAIN: the pool is saturated.
-  if (unix_socket && error == EAGAIN) return Reason::kTimeout;
-  return net::ReasonFromErrno(error);
-}
 
 }  // namespace
 
@@ -68,32 +59,24 @@ void FastCgiClient::Connect(const FastCgiEndpoint& endpoint, TimePoint deadline)
                                : fmt::format("timed out waiting for the answer ({} bytes read)",
                                              decoder_.bytes_fed()));
   });
-  const bool unix_socket = !endpoint.unix_path.empty();
-  sockaddr_storage storage{};
-  socklen_t length = 0;
-  if (unix_socket) {
-    auto* address = reinterpret_cast<sockaddr_un*>(&storage);
-    if (endpoint.unix_path.size() >= sizeof address->sun_path) {
-      FailLater(Reason::kNotPresent, "socket path too long");
+  if (!endpoint.unix_path.empty()) {
+    const net::UnixConnect connected = net::ConnectUnix(endpoint.unix_path);
+    if (connected.error != 0) {
+      FailLater(net::ReasonFromUnixConnect(connected.error),
+                fmt::format("connect: {}", std::strerror(connected.error)));
       return;
     }
-    address->sun_family = AF_UNIX;
-    std::memcpy(address->sun_path, endpoint.unix_path.c_str(), endpoint.unix_path.size() + 1);
-    length = sizeof(sockaddr_un);
+    fd_ = connected.fd;
   } else {
-    length = endpoint.address.ToSockaddr(endpoint.port, &storage);
-  }
-  fd_ = socket(storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd_ < 0) {
-    const int error = errno;
-    FailLater(ConnectReason(error, false), fmt::format("socket: {}", std::strerror(error)));
-    return;
-  }
-  if (connect(fd_, reinterpret_cast<const sockaddr*>(&storage), length) != 0 &&
-      errno != EINPROGRESS) {
-    const int error = errno;
-    FailLater(ConnectReason(error, unix_socket), fmt::format("connect: {}", std::strerror(error)));
-    return;
+    sockaddr_storage storage{};
+    const socklen_t length = endpoint.address.ToSockaddr(endpoint.port, &storage);
+    fd_ = socket(storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd_ < 0 || (connect(fd_, reinterpret_cast<const sockaddr*>(&storage), length) != 0 &&
+                    errno != EINPROGRESS)) {
+      const int error = errno;
+      FailLater(net::ReasonFromErrno(error), fmt::format("connect: {}", std::strerror(error)));
+      return;
+    }
   }
   const Status watched = loop_.Watch(fd_, EPOLLOUT, [this](uint32_t events) { OnEvents(events); });
   if (!watched.ok()) FailLater(Reason::kConnectionFailed, watched.message());

@@ -3,13 +3,13 @@
 #include <fmt/format.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include "agent/net/tcp_dialer.h"
+#include "agent/net/unix_socket.h"
 
 namespace sre::exporters::postfix {
 namespace {
@@ -26,14 +26,11 @@ std::string DescribeConnectError(int error, const std::string& path) {
           path);
     case ECONNREFUSED:
       return fmt::format("{}: connection refused: is postfix running?", path);
+    case EAGAIN:
+      return fmt::format("{}: showq's backlog is full: too many readers at once?", path);
     default:
       return fmt::format("{}: connect: {}", path, std::strerror(error));
   }
-}
-
-Reason ConnectReason(int error) {
-  if (error == ENOENT || error == ENOTDIR) return Reason::kNotPresent;
-  return net::ReasonFromErrno(error);
 }
 
 }  // namespace
@@ -63,27 +60,14 @@ void ShowqClient::Connect(const std::string& path, TimePoint deadline) {
     Fail(Reason::kTimeout,
          fmt::format("timed out after {} bytes ({} messages)", bytes_, parser_->messages()));
   });
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (path.size() >= sizeof address.sun_path) {
-    FailLater(Reason::kNotPresent, "showq_path is too long for a unix socket");
+  const net::UnixConnect connected = net::ConnectUnix(path);
+  if (connected.error != 0) {
+    FailLater(net::ReasonFromUnixConnect(connected.error),
+              DescribeConnectError(connected.error, path));
     return;
   }
-  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-  fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd_ < 0) {
-    const int error = errno;
-    FailLater(net::ReasonFromErrno(error), fmt::format("socket: {}", std::strerror(error)));
-    return;
-  }
-  if (connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 &&
-      errno != EINPROGRESS && errno != EAGAIN) {
-    const int error = errno;
-    FailLater(ConnectReason(error), DescribeConnectError(error, path));
-    return;
-  }
-  // A unix connect completes at once or waits for room in the accept queue (EAGAIN); either way
-  // the listing arrives as input.
+  fd_ = connected.fd;
+  // showq starts listing on connect: everything else arrives as input.
   const Status watched =
       loop_.Watch(fd_, EPOLLIN | EPOLLRDHUP, [this](uint32_t events) { OnEvents(events); });
   if (!watched.ok()) FailLater(Reason::kConnectionFailed, watched.message());
