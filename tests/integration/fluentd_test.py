@@ -9,7 +9,7 @@ import subprocess
 import unittest
 
 from fluentd_replay import MonitorAgentReplay
-from support import Agent, find, parse_metrics, require_tool, wait_for
+from support import Agent, find, require_tool
 
 # The families the exporter's issue asks for, as fluent-plugin-prometheus names them.
 OUTPUT_FAMILIES = [
@@ -51,17 +51,12 @@ class FluentdExporterTest(unittest.TestCase):
         self.addCleanup(agent.stop)
         return agent
 
-    def samples_when(self, agent, predicate, what):
-        def ready():
-            samples = parse_metrics(agent.metrics())
-            return samples if predicate(samples) else None
-        return wait_for(ready, timeout=10, what=what)
 
     def test_three_workers_with_plugin_names(self):
         replay = self.start_replay(WORKERS)
         agent = self.start_agent(fluentd_check("fluentd", replay.url, "    workers: 3\n"))
-        samples = self.samples_when(
-            agent, lambda s: sorted(find(s, "fluentd_up", check="fluentd")) == [1, 1, 1],
+        samples = agent.samples_when(
+            lambda s: sorted(find(s, "fluentd_up", check="fluentd")) == [1, 1, 1],
             "three workers up")
         for name in OUTPUT_FAMILIES:
             with self.subTest(family=name):
@@ -99,13 +94,12 @@ class FluentdExporterTest(unittest.TestCase):
     def test_a_failing_worker_does_not_affect_the_others(self):
         replay = self.start_replay(WORKERS)
         agent = self.start_agent(fluentd_check("fluentd", replay.url, "    workers: 3\n"))
-        self.samples_when(agent, lambda s: sorted(find(s, "fluentd_up")) == [1, 1, 1], "all up")
+        agent.samples_when(lambda s: sorted(find(s, "fluentd_up")) == [1, 1, 1], "all up")
         replay.stop(2)
         replay.serve(1, "plugins_idle.json")  # the retrying output recovered
         # While the server shuts down its socket still accepts without answering (a timeout);
         # once closed, connections are refused.
-        samples = self.samples_when(
-            agent, lambda s: find(s, "fluentd_failure_info", worker="2",
+        samples = agent.samples_when(lambda s: find(s, "fluentd_failure_info", worker="2",
                                   reason="connection_refused") == [1] and
             find(s, "fluentd_output_status_retry_wait", worker="1") == [0],
             "worker 2 refusing and worker 1 recovered")
@@ -117,7 +111,7 @@ class FluentdExporterTest(unittest.TestCase):
     def test_object_ids_become_stable_ids(self):
         replay = self.start_replay(["plugins_object_ids.json"])
         agent = self.start_agent(fluentd_check("agg", replay.url, "    categories: []\n"))
-        samples = self.samples_when(agent, lambda s: find(s, "fluentd_up", check="agg") == [1],
+        samples = agent.samples_when(lambda s: find(s, "fluentd_up", check="agg") == [1],
                                     "the aggregator up")
         ids = {labels["plugin_id"] for n, labels, _ in samples
                if n.startswith("fluentd_output_status_")}
@@ -135,8 +129,7 @@ class FluentdExporterTest(unittest.TestCase):
         # Fluentd 1.19.3 and later leave `retry` out unless include_retry is set.
         replay = self.start_replay(["plugins_no_retry.json"])
         agent = self.start_agent(fluentd_check("new", replay.url))
-        samples = self.samples_when(agent, lambda s: find(s, "fluentd_up", check="new") == [1],
-                                    "up")
+        samples = agent.samples_when(lambda s: find(s, "fluentd_up", check="new") == [1], "up")
         self.assertEqual(find(samples, "fluentd_output_status_retry_count", plugin_id="out_es"), [0])
         self.assertFalse(find(samples, "fluentd_output_status_retry_wait"))
 

@@ -10,7 +10,7 @@ import tempfile
 import unittest
 
 from php_fpm import BusyWorkers, PhpFpm, Pool, php_fpm_binary, status_json
-from support import Agent, find, parse_metrics, require_tool, wait_for
+from support import Agent, find, require_tool
 
 
 def php_fpm_check(name, uris, extra=""):
@@ -34,19 +34,12 @@ class PhpFpmExporterTest(unittest.TestCase):
         self.addCleanup(agent.stop)
         return agent
 
-    def samples_when(self, agent, predicate, what):
-        """The agent's samples once `predicate(samples)` holds."""
-        def ready():
-            samples = parse_metrics(agent.metrics())
-            return samples if predicate(samples) else None
-        return wait_for(ready, timeout=10, what=what)
 
     def test_every_pool_with_hipages_names(self):
         uris = [self.www.scrape_uri, self.tcp.scrape_uri, self.tcp.status_scrape_uri]
         agent = self.start_agent("php_fpm:\n" + php_fpm_check("fpm", uris))
-        samples = self.samples_when(
-            agent, lambda s: sorted(find(s, "phpfpm_up", check="fpm")) == [1, 1, 1],
-            "three pools up")
+        samples = agent.samples_when(
+            lambda s: sorted(find(s, "phpfpm_up", check="fpm")) == [1, 1, 1], "three pools up")
         for pool, uri in ((self.www, self.www.scrape_uri), (self.tcp, self.tcp.scrape_uri),
                           (self.tcp, self.tcp.status_scrape_uri)):
             with self.subTest(uri=uri):
@@ -76,8 +69,7 @@ class PhpFpmExporterTest(unittest.TestCase):
             own = {"scrape_uri": self.tcp.scrape_uri}
             side = {"scrape_uri": self.tcp.status_scrape_uri}
             # php-fpm refreshes the listen queue figure once a second.
-            samples = self.samples_when(
-                agent, lambda s: find(s, "phpfpm_listen_queue", **side) and
+            samples = agent.samples_when(lambda s: find(s, "phpfpm_listen_queue", **side) and
                 find(s, "phpfpm_listen_queue", **side)[0] > 0 and
                 find(s, "phpfpm_up", **own) == [0],
                 "a listen queue through status_listen and the pool's own port down")
@@ -96,10 +88,10 @@ class PhpFpmExporterTest(unittest.TestCase):
             f"    socket_glob: {sockets}/*.sock\n")
         late = PhpFpm(php_fpm_binary(self), [Pool("late", socket_dir=sockets)])
         uri = f"unix://{sockets}/late.sock;/status"
-        self.samples_when(agent, lambda s: find(s, "phpfpm_up", pool="late", scrape_uri=uri) == [1],
+        agent.samples_when(lambda s: find(s, "phpfpm_up", pool="late", scrape_uri=uri) == [1],
                           "the new pool")
         late.close()  # php-fpm removes its socket on the way out
-        self.samples_when(agent, lambda s: not find(s, "phpfpm_up", check="found"),
+        agent.samples_when(lambda s: not find(s, "phpfpm_up", check="found"),
                           "the pool to go with its socket")
 
 

@@ -37,11 +37,6 @@ class PostfixTest(unittest.TestCase):
         self.addCleanup(agent.stop)
         return agent
 
-    def samples_when(self, agent, predicate, what, timeout=15):
-        def ready():
-            samples = parse_metrics(agent.metrics())
-            return samples if predicate(samples) else None
-        return wait_for(ready, timeout=timeout, what=what)
 
     def test_depth_per_queue_matches_postqueue_on_1000_messages(self):
         ids = self.pf.send(1000, size=(500, 20000))
@@ -53,8 +48,8 @@ class PostfixTest(unittest.TestCase):
         self.assertEqual(expected["hold"], 150)
 
         agent = self.start_agent(postfix_check("mail", showq_path=self.pf.showq_path))
-        samples = self.samples_when(
-            agent, lambda s: find(s, "postfix_showq_queue_depth", queue="hold"), "queue depth")
+        samples = agent.samples_when(
+            lambda s: find(s, "postfix_showq_queue_depth", queue="hold"), "queue depth")
         for queue in QUEUES:
             self.assertEqual(find(samples, "postfix_showq_queue_depth", queue=queue),
                              [expected[queue]], queue)
@@ -107,14 +102,11 @@ class PostfixTest(unittest.TestCase):
         self.pf.hold(ids[:5])
         self.pf.wait_settled(33)
 
-        def families(text):
-            return {line.split()[2] for line in text.splitlines()
-                    if line.startswith("# TYPE postfix_")}
         theirs = wait_for(lambda: (f := peer.families()) >= {"postfix_smtp_delivery_delay_seconds",
                                                              "postfix_unsupported_log_entries_total"}
                           and f, what="the peer to count deliveries")
-        ours = self.samples_when(agent, lambda s: find(s, "postfix_smtpd_connects_total")[0] > 0,
-                                 "the agent to count connections") and families(agent.metrics())
+        ours = agent.samples_when(lambda s: find(s, "postfix_smtpd_connects_total")[0] > 0,
+                                 "the agent to count connections") and peer.families(agent.metrics())
         self.assertFalse(theirs - ours, f"families only prometheus-postfix-exporter emits: "
                                         f"{sorted(theirs - ours)}")
         # Same counts where both count the same thing.
@@ -158,10 +150,10 @@ class PostfixTest(unittest.TestCase):
         self.addCleanup(subprocess.run, ["rm", "-rf", work])
         names = ("postfix_smtpd_connects_total", "postfix_cleanup_messages_processed_total",
                  "postfix_qmgr_messages_inserted_size_bytes_count")
-        samples = self.samples_when(
-            agent, lambda s: all(find(s, "postfix_cleanup_messages_processed_total", check=c) and
-                                 find(s, "postfix_cleanup_messages_processed_total", check=c)[0] >= 10
-                                 for c in ("file", "pods", "journal")),
+        processed = "postfix_cleanup_messages_processed_total"
+        samples = agent.samples_when(
+            lambda s: all(find(s, processed, check=c) and find(s, processed, check=c)[0] >= 10
+                          for c in ("file", "pods", "journal")),
             "all three sources to be read")
         for name in names:
             values = [find(samples, name, check=c) for c in ("file", "pods", "journal")]

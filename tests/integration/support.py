@@ -212,6 +212,13 @@ class Agent:
         assert status == 200, status
         return body.decode()
 
+    def samples_when(self, predicate, what, timeout=10):
+        """The parsed samples of /metrics once `predicate(samples)` holds."""
+        def ready():
+            samples = parse_metrics(self.metrics())
+            return samples if predicate(samples) else None
+        return wait_for(ready, timeout=timeout, what=what)
+
     def stop(self, sig=signal.SIGTERM):
         if self.process.poll() is None:
             self.process.send_signal(sig)
