@@ -7,25 +7,18 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "tests/support/loopback_servers.h"
+#include "tests/support/source_files.h"
 
 namespace sre::exporters::fluentd::fake {
 
 /// A file of exporters/fluentd/testdata/ (found through SRE_SOURCE_DIR, which ctest sets).
 inline std::string Testdata(const std::string& name) {
-  const char* root = std::getenv("SRE_SOURCE_DIR");
-  EXPECT_NE(root, nullptr) << "SRE_SOURCE_DIR is not set (ctest sets it)";
-  std::ifstream file(std::string(root ? root : ".") + "/exporters/fluentd/testdata/" + name,
-                     std::ios::binary);
-  EXPECT_TRUE(file.good()) << name;
-  return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+  return testing::ReadSourceFile("exporters/fluentd/testdata/" + name);
 }
 
 /// An HTTP/1.1 response as monitor_agent's WEBrick sends it.

@@ -7,14 +7,12 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
-#include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <string_view>
 
 #include "exporters/php_fpm/fastcgi.h"
 #include "tests/support/loopback_servers.h"
+#include "tests/support/source_files.h"
 
 namespace sre::exporters::php_fpm::fake {
 
@@ -22,12 +20,7 @@ using testing::LoopbackServer;
 
 /// A file of exporters/php_fpm/testdata/ (found through SRE_SOURCE_DIR, which ctest sets).
 inline std::string Testdata(const std::string& name) {
-  const char* root = std::getenv("SRE_SOURCE_DIR");
-  EXPECT_NE(root, nullptr) << "SRE_SOURCE_DIR is not set (ctest sets it)";
-  std::ifstream file(std::string(root ? root : ".") + "/exporters/php_fpm/testdata/" + name,
-                     std::ios::binary);
-  EXPECT_TRUE(file.good()) << name;
-  return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+  return testing::ReadSourceFile("exporters/php_fpm/testdata/" + name);
 }
 
 /// Reads a FastCGI request up to its empty FCGI_STDIN record; false when the client went away.

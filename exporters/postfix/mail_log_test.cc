@@ -2,11 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <fstream>
 #include <sstream>
 
 #include "agent/runtime/snapshot_store.h"
+#include "tests/support/source_files.h"
 
 namespace sre::exporters::postfix {
 namespace {
@@ -52,8 +51,7 @@ TEST(SplitLogLineTest, FindsTheTagWhateverComesBefore) {
 }
 
 TEST(MailLogTest, TheCapturedLog) {
-  std::ifstream file(std::string(std::getenv("SRE_SOURCE_DIR")) +
-                     "/exporters/postfix/testdata/maillog_sample.log");
+  std::istringstream file(testing::ReadSourceFile("exporters/postfix/testdata/maillog_sample.log"));
   MailLogCounters counters;
   for (std::string line; std::getline(file, line);) counters.Consume(line);
   const std::string text = Exposition(counters);

@@ -9,6 +9,7 @@
 
 #include "tests/support/exporter_harness.h"
 #include "tests/support/loopback_servers.h"
+#include "tests/support/source_files.h"
 #include "tests/support/test_pki.h"
 
 namespace sre::exporters::postfix {
@@ -17,10 +18,7 @@ namespace {
 using testing::LoopbackServer;
 
 std::string CapturedStream() {
-  std::ifstream file(std::string(std::getenv("SRE_SOURCE_DIR")) +
-                         "/exporters/postfix/testdata/showq_raw_small.bin",
-                     std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+  return testing::ReadSourceFile("exporters/postfix/testdata/showq_raw_small.bin");
 }
 
 // showq as Postfix runs it: it lists on connect, then closes.

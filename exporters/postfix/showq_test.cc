@@ -9,6 +9,8 @@
 #include <random>
 #include <sstream>
 
+#include "tests/support/source_files.h"
+
 namespace sre::exporters::postfix {
 namespace {
 
@@ -16,13 +18,9 @@ using namespace std::string_literals;
 
 // A file of testdata/; *.gz files are decompressed.
 std::string Testdata(const std::string& name) {
-  const std::string path =
-      std::string(std::getenv("SRE_SOURCE_DIR")) + "/exporters/postfix/testdata/" + name;
-  if (!name.ends_with(".gz")) {
-    std::ifstream file(path, std::ios::binary);
-    EXPECT_TRUE(file.good()) << path;
-    return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
-  }
+  const std::string relative = "exporters/postfix/testdata/" + name;
+  if (!name.ends_with(".gz")) return testing::ReadSourceFile(relative);
+  const std::string path = testing::SourcePath(relative);
   gzFile file = gzopen(path.c_str(), "rb");
   EXPECT_NE(file, nullptr) << path;
   std::string out;

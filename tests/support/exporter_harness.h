@@ -23,6 +23,7 @@
 #include "agent/net/dns_resolver.h"
 #include "agent/net/event_loop.h"
 #include "agent/runtime/snapshot_store.h"
+#include "tests/support/source_files.h"
 
 namespace sre::testing {
 
@@ -85,7 +86,7 @@ class ExporterHarness {
   /// Compares `text` with the golden file at `path` under the source tree (SRE_SOURCE_DIR, set
   /// by ctest); with SRE_UPDATE_GOLDEN=1 in the environment, rewrites the file instead.
   static void ExpectGolden(const std::string& text, const std::string& path) {
-    const std::string file = std::string(std::getenv("SRE_SOURCE_DIR")) + "/" + path;
+    const std::string file = SourcePath(path);
     if (std::getenv("SRE_UPDATE_GOLDEN") != nullptr) std::ofstream(file) << text;
     std::ifstream golden(file);
     ASSERT_TRUE(golden.good()) << file;
