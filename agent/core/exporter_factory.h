@@ -29,6 +29,9 @@ struct ExporterEnv {
   /// probe: its families only, without our labels (`check`, `target`, `address`) and without
   /// counters kept across runs, for one address of the target.
   bool peer_compatible = false;
+  /// Set when a person reads the result (sre-probe): exporters then add per-item observations
+  /// (a line per php-fpm worker) that the agent's scheduler, which reads none, is spared.
+  bool for_people = false;
 };
 
 /// How an exporter answers blackbox_exporter's `/probe?module=&target=`: a module says

@@ -34,7 +34,7 @@ Agent::Agent(const ExporterRegistry& registry, Logger& log, const Clock& clock,
       loop_(clock),
       resolvers_(loop_),
       curl_(net::CurlMulti::Create(loop_).value()),
-      env_{loop_, resolvers_, *curl_, log_, false},
+      env_{loop_, resolvers_, *curl_, log_, false, false},
       scheduler_(env_, registry_, store_) {}
 
 Agent::~Agent() { Stop(); }
@@ -146,6 +146,7 @@ void Agent::Probe(InstanceSpec spec, Duration timeout, ProbeDone done) {
 void Agent::StartProbe(uint64_t id, const InstanceSpec& spec, TimePoint deadline) {
   auto run = std::make_unique<ProbeRun>(ProbeRun{env_, nullptr, 0});
   run->env.peer_compatible = true;
+  run->env.for_people = true;  // /probe's debug output lists the observations
   auto exporter = registry_.Find(spec.exporter)->Create(spec, run->env);
   if (!exporter.ok()) {
     FinishProbe(id, exporter.status());

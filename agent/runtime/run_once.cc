@@ -15,7 +15,7 @@ Result<CollectResult> RunOnce(const ExporterFactory& factory, const InstanceSpec
   net::ResolverPool resolvers(loop);
   auto curl = net::CurlMulti::Create(loop);
   if (!curl.ok()) return curl.status();
-  ExporterEnv env{loop, resolvers, **curl, log, false};
+  ExporterEnv env{loop, resolvers, **curl, log, false, true};
   auto exporter = factory.Create(spec, env);
   if (!exporter.ok()) return exporter.status();
   std::optional<CollectResult> result;

@@ -50,7 +50,7 @@ class SchedulerTest : public ::testing::Test {
   net::ResolverPool resolvers_{loop_};
   Logger log_{LogLevel::kError, LogFormat::kLogfmt, stderr, clock_};
   std::unique_ptr<net::CurlMulti> curl_ = net::CurlMulti::Create(loop_).value();
-  ExporterEnv env_{loop_, resolvers_, *curl_, log_, false};
+  ExporterEnv env_{loop_, resolvers_, *curl_, log_, false, false};
   ExporterRegistry registry_;
   FakeFactory* factory_;
   SnapshotStore store_;

@@ -58,8 +58,8 @@ Observation ProcessObservation(const std::string& pool, size_t child, const Proc
 }  // namespace
 
 PhpFpmExporter::PhpFpmExporter(const PhpFpmConfig& config, net::EventLoop& loop,
-                               net::DnsResolver& resolver)
-    : config_(config), loop_(loop), resolver_(resolver) {
+                               net::DnsResolver& resolver, bool for_people)
+    : config_(config), loop_(loop), resolver_(resolver), for_people_(for_people) {
   for (const ScrapeUri& uri : config_.uris) pools_.emplace_back(uri, false);
 }
 
@@ -162,7 +162,7 @@ void PhpFpmExporter::Finish() {
     }
     result.observations.push_back(
         PoolObservation(pool.name.empty() ? pool.uri.text : pool.name, pool.uri, r));
-    if (ok && config_.processes) {
+    if (ok && config_.processes && for_people_) {
       for (size_t i = 0; i < r.status->processes.size(); ++i) {
         result.observations.push_back(ProcessObservation(pool.name, i, r.status->processes[i]));
       }
@@ -215,7 +215,7 @@ class PhpFpmFactory final : public TypedExporterFactory<PhpFpmConfig> {
     auto resolver = env.resolvers.Get({});
     if (!resolver.ok()) return resolver.status();
     return std::unique_ptr<Exporter>(
-        std::make_unique<PhpFpmExporter>(config, env.loop, **resolver));
+        std::make_unique<PhpFpmExporter>(config, env.loop, **resolver, env.for_people));
   }
 };
 

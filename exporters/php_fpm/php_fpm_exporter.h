@@ -17,7 +17,9 @@ namespace sre::exporters::php_fpm {
 /// phpfpm_failure_info{reason} and has no effect on the others. Loop-thread only.
 class PhpFpmExporter final : public Exporter {
  public:
-  PhpFpmExporter(const PhpFpmConfig& config, net::EventLoop& loop, net::DnsResolver& resolver);
+  /// `for_people`: also an observation per worker (with `processes`), for sre-probe's table.
+  PhpFpmExporter(const PhpFpmConfig& config, net::EventLoop& loop, net::DnsResolver& resolver,
+                 bool for_people);
   ~PhpFpmExporter() override;
 
   // Exporter
@@ -42,6 +44,7 @@ class PhpFpmExporter final : public Exporter {
   const PhpFpmConfig config_;
   net::EventLoop& loop_;
   net::DnsResolver& resolver_;
+  const bool for_people_;
   std::vector<Pool> pools_;  // the configured ones in order, then the discovered ones by path
 
   // The running collection.

@@ -294,6 +294,16 @@ TEST_F(PhpFpmExporterTest, TheProcessTableListsEveryWorker) {
       << result.observations[2].message;
 }
 
+// The agent's scheduler reads no observations: it is not made to build one per worker.
+TEST_F(PhpFpmExporterTest, TheProcessTableIsOnlyBuiltForPeople) {
+  LoopbackServer tcp(Answer(StatusResponse(Testdata("tcp_status_json_full.body"))));
+  env_.for_people = false;
+  auto exporter = MakeFor({Uri(tcp.port())}, "processes: true");
+  const CollectResult result = CollectOnce(*exporter);
+  EXPECT_EQ(result.observations.size(), 1u);
+  EXPECT_NE(Text(result).find("phpfpm_process_requests"), std::string::npos);
+}
+
 TEST_F(PhpFpmExporterTest, ConfigErrorsSayWhatIsExpected) {
   auto parse = [this](const std::string& yaml) {
     auto document = config::Document::FromString(yaml, "fpm.yaml");
