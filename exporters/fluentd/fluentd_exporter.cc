@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "agent/base/callback.h"
 #include "agent/core/metric_set.h"
 
 namespace sre::exporters::fluentd {
@@ -197,9 +198,7 @@ void FluentdExporter::Finish() {
     if (retrying > 0) result.message += fmt::format(", {} retrying", retrying);
   }
   result.families = set.Take();
-  Done done = std::move(done_);
-  done_ = nullptr;
-  if (done) done(std::move(result));
+  CallOnce(done_, std::move(result));
 }
 
 namespace {

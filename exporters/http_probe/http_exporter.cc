@@ -6,6 +6,7 @@
 #include <array>
 #include <cmath>
 
+#include "agent/base/callback.h"
 #include "agent/net/event_loop.h"
 #include "agent/net/tls_client.h"
 #include "exporters/common/blackbox_help.h"
@@ -290,9 +291,7 @@ void HttpProbeExporter::Finish() {
                                                          attempts_.size(), attempts_.size());
   }
   result.families = set.Take();
-  Done done = std::move(done_);
-  done_ = nullptr;
-  if (done) done(std::move(result));
+  CallOnce(done_, std::move(result));
 }
 
 namespace {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "agent/base/callback.h"
 #include "agent/net/tls_client.h"
 
 namespace sre::exporters::http_probe {
@@ -324,9 +325,7 @@ void HttpRequest::Finish() {
     outcome_.message = fmt::format("{} {}", outcome_.http_version, outcome_.status);
   }
   body_.clear();
-  Done done = std::move(done_);
-  done_ = nullptr;
-  if (done) done(std::move(outcome_));
+  CallOnce(done_, std::move(outcome_));
 }
 
 Reason HttpRequest::ReasonFor(CURLcode code) const {

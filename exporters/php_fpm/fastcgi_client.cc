@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "agent/base/callback.h"
 #include "agent/net/tcp_dialer.h"
 #include "agent/net/unix_socket.h"
 
@@ -169,9 +170,7 @@ void FastCgiClient::Finish(FastCgiResult result) {
   deadline_timer_ = 0;
   Close();
   result.elapsed = loop_.clock().Now() - started_;
-  Done done = std::move(done_);
-  done_ = nullptr;
-  if (done) done(std::move(result));
+  CallOnce(done_, std::move(result));
 }
 
 void FastCgiClient::Close() {

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "agent/base/callback.h"
 #include "agent/core/metric_set.h"
 #include "exporters/php_fpm/pool_metrics.h"
 #include "exporters/php_fpm/socket_discovery.h"
@@ -177,9 +178,7 @@ void PhpFpmExporter::Finish() {
     result.message = fmt::format("{} of {} pools up", up, pools_.size());
   }
   result.families = set.Take();
-  Done done = std::move(done_);
-  done_ = nullptr;
-  if (done) done(std::move(result));
+  CallOnce(done_, std::move(result));
 }
 
 namespace {

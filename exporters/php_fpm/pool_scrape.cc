@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "agent/base/callback.h"
+
 namespace sre::exporters::php_fpm {
 namespace {
 
@@ -120,9 +122,7 @@ void PoolScrape::Finish(Reason reason, std::string message, std::optional<PoolSt
   result.elapsed = loop_.clock().Now() - started_;
   result.attempts = attempts_;
   if (attempts_ > 1) result.message += fmt::format(" (after {} tries)", attempts_);
-  Done done = std::move(done_);
-  done_ = nullptr;
-  if (done) done(std::move(result));
+  CallOnce(done_, std::move(result));
 }
 
 }  // namespace sre::exporters::php_fpm

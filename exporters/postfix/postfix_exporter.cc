@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "agent/base/callback.h"
 #include "agent/core/metric_set.h"
 
 namespace sre::exporters::postfix {
@@ -178,9 +179,7 @@ void PostfixExporter::Finish(ShowqResult showq) {
     }
   }
   result.families = set.Take();
-  Done done = std::move(done_);
-  done_ = nullptr;
-  if (done) done(std::move(result));
+  CallOnce(done_, std::move(result));
 }
 
 namespace {

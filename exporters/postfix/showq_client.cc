@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "agent/base/callback.h"
 #include "agent/net/tcp_dialer.h"
 #include "agent/net/unix_socket.h"
 
@@ -124,9 +125,7 @@ void ShowqClient::Finish(Reason reason, std::string message) {
   result.parser = std::move(parser_);
   result.bytes = bytes_;
   result.elapsed = loop_.clock().Now() - started_;
-  Done done = std::move(done_);
-  done_ = nullptr;
-  if (done) done(std::move(result));
+  CallOnce(done_, std::move(result));
 }
 
 void ShowqClient::Close() {

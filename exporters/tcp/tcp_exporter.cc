@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "agent/base/callback.h"
 #include "agent/net/event_loop.h"
 #include "exporters/common/blackbox_help.h"
 
@@ -202,9 +203,7 @@ void TcpExporter::Finish() {
         fmt::format("{} of {} addresses connected", attempts_.size(), attempts_.size());
   }
   result.families = set.Take();
-  Done done = std::move(done_);
-  done_ = nullptr;
-  if (done) done(std::move(result));
+  CallOnce(done_, std::move(result));
 }
 
 void TcpExporter::FinishPeerCompatible() {
@@ -256,9 +255,7 @@ void TcpExporter::FinishPeerCompatible() {
   set.Gauge("probe_duration_seconds", help::kDuration, {}, ToSeconds(took));
   set.Gauge("probe_success", help::kSuccess, {}, result.success ? 1 : 0);
   result.families = set.Take();
-  Done done = std::move(done_);
-  done_ = nullptr;
-  if (done) done(std::move(result));
+  CallOnce(done_, std::move(result));
 }
 
 namespace {
