@@ -15,11 +15,12 @@ build_packages=(
 # dnsmasq-base: names with many addresses; chromium: the landing-page test;
 # prometheus-blackbox-exporter: /probe is compared with it; python3-cryptography: test certificates;
 # php8.2-fpm, postfix: real pools and a real mail queue (started by the tests, never as services);
-# prometheus-postfix-exporter: compared with; systemd-journal-remote: writes test journal files.
+# prometheus-postfix-exporter: compared with; systemd-journal-remote: writes test journal files;
+# prometheus-alertmanager: receives the alerts of the end-to-end alerting tests.
 test_packages=(
   clang-14 libclang-rt-14-dev clang-format python3 python3-cryptography curl openssl
   prometheus prometheus-blackbox-exporter dnsmasq-base chromium php8.2-fpm
-  postfix prometheus-postfix-exporter systemd-journal-remote
+  postfix prometheus-postfix-exporter systemd-journal-remote prometheus-alertmanager
 )
 # Peers measured side by side in tests/bench.
 bench_packages=(hyperfine wrk nginx-light)

@@ -88,4 +88,24 @@ std::vector<const Alert*> RuleState::Update(TimePoint now, double now_unix,
   return changed;
 }
 
+std::optional<TimePoint> RuleState::NextDeadline(TimePoint now) const {
+  std::optional<TimePoint> next;
+  for (const auto& [labels, alert] : alerts_) {
+    TimePoint when;
+    switch (alert.state) {
+      case AlertState::kPending:
+        when = alert.active_since + rule_.for_duration;
+        break;
+      case AlertState::kFiring:
+        when = alert.last_held + rule_.keep_firing_for;
+        break;
+      case AlertState::kResolved:
+        when = alert.resolved_at + resolved_retention_;
+        break;
+    }
+    if (when > now && (!next || when < *next)) next = when;
+  }
+  return next;
+}
+
 }  // namespace sre::alerting

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,15 @@ class RuleState {
   /// alerts that became firing or resolved at this evaluation: what receivers must hear now.
   std::vector<const Alert*> Update(TimePoint now, double now_unix,
                                    const std::vector<Match>& matches);
+
+  /// The first moment after `now` when an alert would change state with no new data: a pending
+  /// alert's `for` ending, a firing one's `keep_firing_for` running out, a resolved one being
+  /// forgotten. Nullopt: none. (Moments not after `now` were handled by the last Update.)
+  std::optional<TimePoint> NextDeadline(TimePoint now) const;
+
+  /// Takes over the alerts of `old`, the same rule before a reload, so a reload neither resets
+  /// `for` nor fires or resolves anything by itself.
+  void Adopt(RuleState&& old) { alerts_ = std::move(old.alerts_); }
 
   /// Every alert the rule has now, by label set.
   const std::map<Labels, Alert>& alerts() const { return alerts_; }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "agent/alerting/alerting_config.h"
 #include "agent/config/source.h"
 
 namespace sre::alerting {

@@ -11,6 +11,8 @@ namespace {
 // Labels the agent sets on every alert itself.
 constexpr std::string_view kReservedLabels[] = {"alertname", "alertstate"};
 
+}  // namespace
+
 const config::Schema<RuleConfig>& RuleSchema() {
   static const auto* schema = [] {
     auto* s = new config::Schema<RuleConfig>("alerting rule");
@@ -45,6 +47,8 @@ const config::Schema<RuleConfig>& RuleSchema() {
   return *schema;
 }
 
+namespace {
+
 // The labels the expression's alerts can have: an aggregation keeps only its `by` labels; a
 // plain selector's series may carry any.
 std::optional<std::string> MissingLabel(const RuleExpr& expr, const Template& annotation) {
@@ -55,8 +59,9 @@ std::optional<std::string> MissingLabel(const RuleExpr& expr, const Template& an
   return std::nullopt;
 }
 
-// Parses the expression and templates of the rule at `node`, with errors at their place.
-Status Prepare(RuleConfig& rule, const YAML::Node& node, const config::ParseContext& ctx) {
+}  // namespace
+
+Status PrepareRule(RuleConfig& rule, const YAML::Node& node, const config::ParseContext& ctx) {
   auto expr = ParseRuleExpr(rule.expr_text);
   if (!expr.ok()) {
     return ctx.ErrorInScalar(node["expr"], expr.error().offset, expr.error().message);
@@ -76,37 +81,6 @@ Status Prepare(RuleConfig& rule, const YAML::Node& node, const config::ParseCont
     rule.annotation_templates.emplace(name, std::move(annotation).value());
   }
   return Status::Ok();
-}
-
-}  // namespace
-
-const config::Schema<AlertingConfig>& AlertingSchema() {
-  static const auto* schema = [] {
-    auto* s = new config::Schema<AlertingConfig>("alerting");
-    s->List("rules", &AlertingConfig::rules, RuleSchema(),
-            "alerting rules over the agent's own samples, evaluated after the checks run");
-    return s;
-  }();
-  return *schema;
-}
-
-Result<AlertingConfig> ParseAlertingConfig(const YAML::Node& node,
-                                           const config::ParseContext& ctx) {
-  AlertingConfig out;
-  if (Status s = AlertingSchema().Parse(node, ctx, out); !s.ok()) return s;
-  std::set<std::string> names;
-  const YAML::Node rules = node["rules"];
-  for (size_t i = 0; i < out.rules.size(); ++i) {
-    RuleConfig& rule = out.rules[i];
-    if (!names.insert(rule.alert).second) {
-      return ctx.ErrorAt(rules[i]["alert"],
-                         fmt::format("a second rule named {}: alert names must be unique "
-                                     "(use labels to tell variants apart)",
-                                     rule.alert));
-    }
-    if (Status s = Prepare(rule, rules[i], ctx); !s.ok()) return s;
-  }
-  return out;
 }
 
 }  // namespace sre::alerting

@@ -34,16 +34,12 @@ struct RuleConfig {
   std::map<std::string, Template> annotation_templates;
 };
 
-/// The `alerting:` section.
-struct AlertingConfig {
-  std::vector<RuleConfig> rules;
-};
+/// The schema of one rule, for the `alerting:` section's `rules` list.
+const config::Schema<RuleConfig>& RuleSchema();
 
-/// Parses and checks the `alerting:` section: unknown keys, a bad expression or template (at its
-/// line and column), two rules of one name, a label the rule cannot set, a template that names a
-/// label the expression's alerts do not have: each is a `file:line:col:` error.
-Result<AlertingConfig> ParseAlertingConfig(const YAML::Node& node, const config::ParseContext& ctx);
-
-const config::Schema<AlertingConfig>& AlertingSchema();
+/// Parses the expression and annotation templates of `rule`, read from `node`: a bad expression
+/// or template, or a template naming a label the expression's alerts cannot have, is a
+/// `file:line:col:` error at its place.
+Status PrepareRule(RuleConfig& rule, const YAML::Node& node, const config::ParseContext& ctx);
 
 }  // namespace sre::alerting

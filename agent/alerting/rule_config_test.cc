@@ -1,7 +1,6 @@
-#include "agent/alerting/rule_config.h"
-
 #include <gtest/gtest.h>
 
+#include "agent/alerting/alerting_config.h"
 #include "agent/config/source.h"
 
 namespace sre::alerting {

@@ -57,6 +57,16 @@ class Parser {
     return expr;
   }
 
+  Parsed<std::vector<LabelMatcher>> ParseMatcherSet() {
+    RuleExpr expr;
+    SkipSpace();
+    if (Peek() != '{')
+      return SyntaxError{pos_, "expected { to open the label matchers, got " + Found(pos_)};
+    if (auto error = ParseMatchers(expr)) return std::move(*error);
+    if (!AtEnd()) return SyntaxError{pos_, "expected the end after }, got " + Found(pos_)};
+    return std::move(expr.matchers);
+  }
+
  private:
   using Error = std::optional<SyntaxError>;
 
@@ -403,6 +413,21 @@ bool LabelMatcher::Matches(std::string_view label_value) const {
 }
 
 Parsed<RuleExpr> ParseRuleExpr(std::string_view text) { return Parser(text).Parse(); }
+
+Parsed<std::vector<LabelMatcher>> ParseLabelMatchers(std::string_view text) {
+  return Parser(text).ParseMatcherSet();
+}
+
+bool MatchesAll(const std::vector<LabelMatcher>& matchers, const Labels& labels) {
+  for (const LabelMatcher& matcher : matchers) {
+    std::string_view value;
+    for (const auto& label : labels) {
+      if (label.name == matcher.name) value = label.value;
+    }
+    if (!matcher.Matches(value)) return false;
+  }
+  return true;
+}
 
 std::string_view ComparisonText(Comparison comparison) {
   switch (comparison) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "agent/alerting/syntax_error.h"
+#include "agent/core/metric_set.h"
 
 namespace re2 {
 class RE2;
@@ -66,6 +67,13 @@ struct RuleExpr {
 /// Regexes are RE2 (Go syntax), compiled here: an invalid one is an error at its string.
 /// An error names what was expected and what was found, at the offending byte.
 Parsed<RuleExpr> ParseRuleExpr(std::string_view text);
+
+/// Parses a label matcher set on its own, braces included: `{severity="critical", check=~"db-.*"}`
+/// (the routes of the alerting config). Same rules and errors as a selector's matchers.
+Parsed<std::vector<LabelMatcher>> ParseLabelMatchers(std::string_view text);
+
+/// Whether every matcher selects `labels` (a label absent from them has the value "").
+bool MatchesAll(const std::vector<LabelMatcher>& matchers, const Labels& labels);
 
 /// "<", "<=", ... as written in expressions.
 std::string_view ComparisonText(Comparison comparison);

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "agent/alerting/alerting_config.h"
 #include "agent/config/schema.h"
 #include "agent/core/exporter_registry.h"
 #include "agent/core/log.h"
@@ -39,8 +40,8 @@ const std::vector<cli::FlagSpec>& AgentFlags() {
       {"log.level", "LEVEL", "debug, info, warn or error", "info"},
       {"log.format", "FORMAT", "logfmt or json", "logfmt"},
       {"describe", "EXPORTER",
-       "print an exporter's configuration keys and exit ('agent' for the "
-       "agent: section, 'probe' for the probe: section)"},
+       "print an exporter's configuration keys and exit ('agent', 'probe' and 'alerting' for "
+       "those sections)"},
       {"version", "", "print version and revision and exit"},
       {"help", "", "show this help"},
   };
@@ -62,9 +63,14 @@ int Describe(const ExporterRegistry& registry, const std::string& name) {
     std::fputs(DescribeProbeSection(registry).c_str(), stdout);
     return 0;
   }
+  if (name == "alerting") {
+    std::fputs(config::RenderDescription("alerting", alerting::AlertingSchema().Describe()).c_str(),
+               stdout);
+    return 0;
+  }
   const ExporterFactory* factory = registry.Find(name);
   if (factory == nullptr) {
-    std::string names = "agent, probe";
+    std::string names = "agent, probe, alerting";
     for (const auto& n : registry.Names()) names += ", " + n;
     return Usage(
         fmt::format("--describe: unknown exporter \"{}\"; expected one of: {}", name, names));

@@ -10,6 +10,7 @@
 
 #include "agent/config/duration.h"
 #include "agent/core/exporter_registry.h"
+#include "agent/main/alert_command.h"
 #include "agent/main/probe_command.h"
 #include "agent/main/probe_output.h"
 #include "agent/main/version.h"
@@ -40,6 +41,7 @@ std::string MainUsage(const std::vector<ProbeCommand>& commands) {
   for (const auto& c : commands) {
     out += fmt::format("  {:<10} {:<14} {}\n", c.name, c.arguments, c.summary);
   }
+  out += kAlertCommandUsage;
   out +=
       "\nExit codes: 0 OK, 1 warning, 2 critical, 3 unknown (bad input).\n"
       "Run 'sre-probe COMMAND --help' for a command's flags.\n";
@@ -128,6 +130,7 @@ int main(int argc, char** argv) {
     std::printf("sre-probe %s (revision %s)\n", kVersion, kRevision);
     return 0;
   }
+  if (args[0] == "alert") return cli::RunAlertCommand(registry, {args.begin() + 1, args.end()});
   for (const auto& command : commands) {
     if (command.name == args[0]) {
       return cli::RunCommand(command, registry, {args.begin() + 1, args.end()});
@@ -135,6 +138,7 @@ int main(int argc, char** argv) {
   }
   std::string names;
   for (const auto& c : commands) names += (names.empty() ? "" : ", ") + c.name;
+  names += ", alert";
   return cli::UsageError(
       fmt::format("unknown command \"{}\"; expected one of: {}", args[0], names));
 }

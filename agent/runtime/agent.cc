@@ -22,8 +22,6 @@ struct Agent::ProbeRun {
   net::EventLoop::TimerId guard = 0;
 };
 
-namespace {}  // namespace
-
 Agent::Agent(const ExporterRegistry& registry, Logger& log, const Clock& clock,
              AgentOptions options)
     : registry_(registry),
@@ -35,7 +33,20 @@ Agent::Agent(const ExporterRegistry& registry, Logger& log, const Clock& clock,
       resolvers_(loop_),
       curl_(net::CurlMulti::Create(loop_).value()),
       env_{loop_, resolvers_, *curl_, log_, false, false},
-      scheduler_(env_, registry_, store_) {}
+      alerter_(loop_, *curl_, log_,
+               [this](const std::vector<prometheus::MetricFamily>& families) {
+                 store_.Publish("agent/alerts", MakeSnapshot({}, families));
+               }),
+      scheduler_(env_, registry_, store_) {
+  scheduler_.set_observer(
+      [this](const std::string& key, const std::vector<prometheus::MetricFamily>* families) {
+        if (families != nullptr) {
+          alerter_.SetSource(key, *families);
+        } else {
+          alerter_.RemoveSource(key);
+        }
+      });
+}
 
 Agent::~Agent() { Stop(); }
 
@@ -55,13 +66,28 @@ Status Agent::Apply(AgentConfig config) {
   std::map<std::string, size_t> counts;
   for (const std::string& name : registry_.Names()) counts[name] = 0;
   for (const InstanceSpec& spec : config.instances) ++counts[spec.exporter];
+  // Alerting first: it fails (a spool it cannot open) without changing anything; should the
+  // scheduler then refuse the checks, alerting goes back to what it ran with.
+  auto apply = [&]() -> Status {
+    if (Status s = alerter_.Configure(config.alerting, config.settings.interval); !s.ok()) {
+      return s;
+    }
+    Status applied = scheduler_.Apply(config.instances);
+    if (applied.ok()) {
+      alerting_config_ = config.alerting;
+      alerting_interval_ = config.settings.interval;
+    } else {
+      (void)alerter_.Configure(alerting_config_, alerting_interval_);  // same spool: cannot fail
+    }
+    return applied;
+  };
   Status applied = Status::Ok();
   if (!thread_.joinable()) {
-    applied = scheduler_.Apply(config.instances);
+    applied = apply();
   } else {
     std::promise<Status> done;
     auto result = done.get_future();
-    loop_.Post([&] { done.set_value(scheduler_.Apply(config.instances)); });
+    loop_.Post([&] { done.set_value(apply()); });
     if (result.wait_for(kApplyWait) != std::future_status::ready) {
       // The loop never blocks, so this means it is gone; nothing sensible is left to do.
       return Status::Error("event loop did not apply the configuration");
@@ -207,6 +233,7 @@ void Agent::RefreshSelfSnapshot() {
   std::vector<prometheus::MetricFamily> families = AgentFamilies(facts);
   for (auto& family : scheduler_.SelfFamilies()) families.push_back(std::move(family));
   store_.Publish("agent/self", MakeSnapshot({}, families));
+  alerter_.SetSource("agent/self", families);
 }
 
 void Agent::WatchReadiness() {

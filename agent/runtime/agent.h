@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "agent/alerting/alerter.h"
 #include "agent/base/clock.h"
 #include "agent/core/exporter_registry.h"
 #include "agent/core/log.h"
@@ -70,6 +71,8 @@ class Agent {
   std::shared_ptr<const ProbeConfig> probe_config() const;
 
   const SnapshotStore& store() const { return store_; }
+  /// The alerts and receivers as of the last rule evaluation. Thread-safe; never null.
+  std::shared_ptr<const alerting::AlertingView> alerting_view() const { return alerter_.view(); }
   bool ready() const { return ready_.load(); }
   AgentState state() const;
 
@@ -94,7 +97,12 @@ class Agent {
   std::unique_ptr<net::CurlMulti> curl_;
   ExporterEnv env_;
   SnapshotStore store_;
+  alerting::Alerter alerter_;  // loop thread
   Scheduler scheduler_;
+  // What the alerter runs with, to restore it when the scheduler refuses a new config.
+  std::shared_ptr<const alerting::AlertingConfig> alerting_config_ =
+      std::make_shared<const alerting::AlertingConfig>();
+  Duration alerting_interval_{};
   // Declared after env_, resolvers_ and loop_, which its exporters use: destroyed before them.
   std::map<uint64_t, std::unique_ptr<ProbeRun>> probe_runs_;  // loop thread
   std::thread thread_;

@@ -12,6 +12,7 @@ namespace {
 
 constexpr std::string_view kAgentSection = "agent";
 constexpr std::string_view kProbeSection = "probe";
+constexpr std::string_view kAlertingSection = "alerting";
 
 // A default timeout leaves a fifth of the interval free, so runs of one check never overlap.
 Duration DefaultTimeout(Duration agent_timeout, Duration interval) {
@@ -84,7 +85,8 @@ Result<AgentConfig> ParseAgentConfig(const config::Document& document,
   const YAML::Node& root = document.root();
   if (!root.IsDefined() || root.IsNull()) return agent_config;
 
-  std::vector<std::string> sections{std::string(kAgentSection), std::string(kProbeSection)};
+  std::vector<std::string> sections{std::string(kAgentSection), std::string(kProbeSection),
+                                    std::string(kAlertingSection)};
   for (const std::string& name : registry.Names()) sections.push_back(name);
   if (Status s = config::internal::CheckMapping(root, sections, ctx); !s.ok()) return s;
 
@@ -101,6 +103,13 @@ Result<AgentConfig> ParseAgentConfig(const config::Document& document,
       auto probe = ParseProbeConfig(item.second, registry, ctx);
       if (!probe.ok()) return probe.status();
       agent_config.probe = std::move(probe).value();
+      continue;
+    }
+    if (section == kAlertingSection) {
+      auto alerting = alerting::ParseAlertingConfig(item.second, ctx);
+      if (!alerting.ok()) return alerting.status();
+      agent_config.alerting =
+          std::make_shared<const alerting::AlertingConfig>(std::move(alerting).value());
       continue;
     }
     const ExporterFactory* factory = registry.Find(section);

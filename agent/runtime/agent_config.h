@@ -1,8 +1,10 @@
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "agent/alerting/alerting_config.h"
 #include "agent/base/clock.h"
 #include "agent/base/status.h"
 #include "agent/config/source.h"
@@ -26,6 +28,9 @@ struct AgentConfig {
   AgentSettings settings;
   std::vector<InstanceSpec> instances;
   ProbeConfig probe;
+  /// Rules, receivers, routes and spool; shared with the loop thread's alerter. Never null.
+  std::shared_ptr<const alerting::AlertingConfig> alerting =
+      std::make_shared<const alerting::AlertingConfig>();
 };
 
 /// Reads `path` (YAML) and validates everything before anything runs: unknown sections or keys,

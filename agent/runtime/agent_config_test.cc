@@ -70,7 +70,7 @@ TEST_F(AgentConfigTest, EmptyFileIsValid) {
 
 TEST_F(AgentConfigTest, UnknownSectionListsTheValidOnes) {
   EXPECT_EQ(Error("fake: []\nphp: []\n"),
-            "agent.yaml:2:1: unknown key \"php\"; valid keys: agent, probe, fake");
+            "agent.yaml:2:1: unknown key \"php\"; valid keys: agent, probe, alerting, fake");
 }
 
 TEST_F(AgentConfigTest, TimeoutMustBeBelowTheInterval) {

@@ -92,7 +92,10 @@ Status Scheduler::Apply(const std::vector<InstanceSpec>& specs) {
     env_.loop.CancelTimer(instance->tick_timer);
     env_.loop.CancelTimer(instance->watchdog_timer);
     if (instance->running) instance->exporter->Cancel();
-    if (!next.contains(key)) store_.Remove(key);
+    if (!next.contains(key)) {
+      store_.Remove(key);
+      if (observer_) observer_(key, nullptr);
+    }
   }
   instances_ = std::move(next);
   const TimePoint now = env_.loop.clock().Now();
@@ -240,6 +243,7 @@ void Scheduler::Publish(Instance& instance, CollectResult& result, Duration took
   std::vector<prometheus::MetricFamily> own = self.Take();
   families.reserve(families.size() + own.size());
   std::move(own.begin(), own.end(), std::back_inserter(families));
+  if (observer_) observer_(instance.key, &families);
   store_.Publish(instance.key, MakeSnapshot(std::move(status), families, &headers_, &scratch_));
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,6 +30,12 @@ class Scheduler {
   /// nothing, when a new instance cannot be created.
   Status Apply(const std::vector<InstanceSpec>& specs);
 
+  /// Told of every instance's families as each run publishes them, and of removed instances
+  /// (null families): the alert rules read them. Set before Apply.
+  using SourceObserver =
+      std::function<void(const std::string& key, const std::vector<prometheus::MetricFamily>*)>;
+  void set_observer(SourceObserver observer) { observer_ = std::move(observer); }
+
   /// True once every instance has finished at least one run (or there are none).
   bool FirstRoundDone() const;
 
@@ -50,6 +57,7 @@ class Scheduler {
   const ExporterRegistry& registry_;
   SnapshotStore& store_;
   std::map<std::string, std::unique_ptr<Instance>> instances_;  // key: "exporter/check"
+  SourceObserver observer_;
   HeaderPool headers_;
   std::string scratch_;  // reused render buffer
   Histogram start_lateness_;

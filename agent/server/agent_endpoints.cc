@@ -1,5 +1,9 @@
 #include "agent/server/agent_endpoints.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+
 #include "agent/server/landing_page.h"
 
 namespace sre::server {
@@ -23,6 +27,38 @@ bool AcceptsGzip(const HttpRequest& request) {
   return encoding != nullptr && encoding->find("gzip") != std::string::npos;
 }
 
+void AddAlerting(const alerting::AlertingView& view, LandingPage& page) {
+  for (const alerting::AlertView& alert : view.alerts) {
+    AlertRow row;
+    row.state = alerting::AlertStateName(alert.state);
+    for (const auto& label : alert.labels) {
+      if (label.name == "alertname") {
+        row.name = label.value;
+        continue;
+      }
+      if (!row.labels.empty()) row.labels += ", ";
+      row.labels += fmt::format("{}=\"{}\"", label.name, label.value);
+    }
+    if (auto it = alert.annotations.find("summary"); it != alert.annotations.end()) {
+      row.summary = it->second;
+    }
+    row.value = alert.value;
+    row.since_unix = alert.state == alerting::AlertState::kResolved ? alert.resolved_at_unix
+                                                                    : alert.active_since_unix;
+    page.alerts.push_back(std::move(row));
+  }
+  // What needs a look first: firing, then pending, then resolved.
+  auto rank = [](const AlertRow& r) {
+    return r.state == "firing" ? 0 : r.state == "pending" ? 1 : 2;
+  };
+  std::stable_sort(page.alerts.begin(), page.alerts.end(),
+                   [&](const AlertRow& a, const AlertRow& b) { return rank(a) < rank(b); });
+  for (const alerting::ReceiverView& receiver : view.receivers) {
+    page.receivers.push_back({receiver.name, receiver.type, receiver.queued, receiver.last_error,
+                              receiver.last_success_unix});
+  }
+}
+
 LandingPage MakeLandingPage(const Agent& agent, const Clock& clock,
                             const EndpointOptions& options) {
   const AgentState state = agent.state();
@@ -43,6 +79,7 @@ LandingPage MakeLandingPage(const Agent& agent, const Clock& clock,
                            std::string(ReasonName(s.reason)), s.message, s.duration_seconds,
                            s.time_unix, s.incidents});
   }
+  AddAlerting(*agent.alerting_view(), page);
   return page;
 }
 

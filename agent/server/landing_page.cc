@@ -140,6 +140,49 @@ void RenderIncidents(const std::vector<CheckRow>& checks, std::string& out) {
   if (any) out += "</ul>\n";
 }
 
+/// The alerts of the agent's rules and where their notifications stand.
+void RenderAlerting(const LandingPage& page, std::string& out) {
+  if (page.alerts.empty() && page.receivers.empty()) return;
+  auto to = std::back_inserter(out);
+  out += "<h2 id=\"alerts\">Alerts</h2>\n";
+  if (page.alerts.empty()) {
+    out += "<p>No alert is pending or firing.</p>\n";
+  } else {
+    out +=
+        "<div class=\"scroll\"><table>\n<thead><tr><th>State</th><th>Alert</th><th>Labels</th>"
+        "<th>Summary</th><th>Value</th><th>Since</th></tr></thead>\n<tbody>\n";
+    for (const AlertRow& row : page.alerts) {
+      const std::string_view css = row.state == "firing"    ? "fail"
+                                   : row.state == "pending" ? "pending"
+                                                            : "ok";
+      fmt::format_to(
+          to,
+          "<tr><td><span class=\"status {}\">{}</span></td><td>{}</td>"
+          "<td class=\"message\">{}</td><td class=\"message\">{}</td>"
+          "<td class=\"number\">{}</td><td class=\"nowrap\" title=\"{}\">{} ago</td></tr>\n",
+          css, HtmlEscape(row.state), HtmlEscape(row.name), HtmlEscape(row.labels),
+          HtmlEscape(row.summary), row.value, UtcTime(row.since_unix),
+          FormatAge(page.now_unix - row.since_unix));
+    }
+    out += "</tbody>\n</table></div>\n";
+  }
+  if (page.receivers.empty()) return;
+  out +=
+      "<div class=\"scroll\"><table>\n<thead><tr><th>Receiver</th><th>Type</th><th>Queued</th>"
+      "<th>Last delivery</th><th>Last error</th></tr></thead>\n<tbody>\n";
+  for (const ReceiverRow& row : page.receivers) {
+    fmt::format_to(to,
+                   "<tr><td>{}</td><td>{}</td><td class=\"number\">{}</td><td class=\"nowrap\">{}"
+                   "</td><td class=\"message\">{}</td></tr>\n",
+                   HtmlEscape(row.name), HtmlEscape(row.type), row.queued,
+                   row.last_success_unix > 0
+                       ? FormatAge(page.now_unix - row.last_success_unix) + " ago"
+                       : "never",
+                   HtmlEscape(row.last_error));
+  }
+  out += "</tbody>\n</table></div>\n";
+}
+
 }  // namespace
 
 std::string RenderLandingPage(const LandingPage& page) {
@@ -216,6 +259,7 @@ std::string RenderLandingPage(const LandingPage& page) {
     out += "</tbody>\n</table></div>\n";
     RenderIncidents(page.checks, out);
   }
+  RenderAlerting(page, out);
   out += "</main>\n<footer>";
   if (!page.config_file.empty()) {
     fmt::format_to(to, "Configuration: <code>{}</code>", HtmlEscape(page.config_file));

@@ -24,6 +24,24 @@ struct CheckRow {
   std::vector<std::string> incidents{};
 };
 
+/// One alert of the agent's rules.
+struct AlertRow {
+  std::string state{};    ///< "pending", "firing", "resolved"
+  std::string name{};     ///< alertname
+  std::string labels{};   ///< the other labels, `name="value"` comma-separated
+  std::string summary{};  ///< the summary annotation, if any
+  double value = 0;
+  double since_unix = 0;  ///< when it became active (resolved: when it resolved)
+};
+
+/// One receiver's delivery state.
+struct ReceiverRow {
+  std::string name{}, type{};
+  size_t queued = 0;
+  std::string last_error{};  ///< empty after a success
+  double last_success_unix = 0;
+};
+
 /// Everything the landing page shows; a snapshot the caller assembles.
 struct LandingPage {
   std::string version{};
@@ -35,6 +53,9 @@ struct LandingPage {
   /// In the caller's order; the page lists failing checks first, then pending ones, then the
   /// rest, keeping this order within each group.
   std::vector<CheckRow> checks{};
+  /// Firing first, then pending, then resolved; shown with the receivers when either is there.
+  std::vector<AlertRow> alerts{};
+  std::vector<ReceiverRow> receivers{};
   std::string config_file{};
   bool last_reload_ok = true;
   std::string last_reload_error{};

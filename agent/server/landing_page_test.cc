@@ -236,3 +236,30 @@ TEST(LandingPageTest, ListsRecentIncidentsEscaped) {
 
 }  // namespace
 }  // namespace sre::server
+
+namespace sre::server {
+namespace {
+
+TEST(LandingPageTest, AlertsAndReceiversAreShownEscapedWhenAlertingIsConfigured) {
+  LandingPage page = Page({});
+  EXPECT_THAT(RenderLandingPage(page), Not(HasSubstr("<h2 id=\"alerts\">")));
+
+  page.alerts = {{.state = "firing",
+                  .name = "TargetDown",
+                  .labels = "target=\"<db>:5432\"",
+                  .summary = "db is down",
+                  .value = 0,
+                  .since_unix = kNow - 90}};
+  page.receivers = {
+      {.name = "am", .type = "alertmanager", .queued = 2, .last_error = "connection_refused"}};
+  const std::string html = RenderLandingPage(page);
+  EXPECT_THAT(html, HasSubstr("<span class=\"status fail\">firing</span>"));
+  EXPECT_THAT(html, HasSubstr("target=&quot;&lt;db&gt;:5432&quot;"));
+  EXPECT_THAT(html, HasSubstr("1m 30s ago"));
+  EXPECT_THAT(html, HasSubstr("<td>am</td><td>alertmanager</td><td class=\"number\">2</td>"
+                              "<td class=\"nowrap\">never</td>"));
+  EXPECT_THAT(html, HasSubstr("connection_refused"));
+}
+
+}  // namespace
+}  // namespace sre::server

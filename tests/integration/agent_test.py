@@ -311,6 +311,10 @@ class CommandLineTest(unittest.TestCase):
         self.assertEqual(result.returncode, 0)
         for key in ("target", "interval", "query_response", "tls_config", "dns_servers"):
             self.assertIn(key, result.stdout)
+        result = self.run_agent("--describe", "alerting")
+        self.assertEqual(result.returncode, 0)
+        for key in ("rules", "receivers", "routes", "spool", "resend_delay", "routing_key"):
+            self.assertIn(key, result.stdout)
         self.assertEqual(self.run_agent("--describe", "nope").returncode, 1)
         self.assertEqual(self.run_agent("--bogus").returncode, 1)
         result = self.run_agent("--web.telemetry-path=metrics")

@@ -165,7 +165,7 @@ class Dnsmasq:
 class Agent:
     """sre-agent as a subprocess on 127.0.0.1:0; reads the bound address from its log."""
 
-    def __init__(self, config_text: str, *flags: str):
+    def __init__(self, config_text: str, *flags: str, env=None):
         self.dir = tempfile.mkdtemp()
         self.config = os.path.join(self.dir, "agent.yaml")
         self.write_config(config_text)
@@ -173,7 +173,8 @@ class Agent:
         self.process = subprocess.Popen(
             [os.environ["SRE_AGENT"], f"--config.file={self.config}",
              "--web.listen-address=127.0.0.1:0", *flags],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, **(env or {})})
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         address = wait_for(self._bound_address, what="sre-agent to listen")
