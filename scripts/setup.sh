@@ -16,11 +16,14 @@ build_packages=(
 # prometheus-blackbox-exporter: /probe is compared with it; python3-cryptography: test certificates;
 # php8.2-fpm, postfix: real pools and a real mail queue (started by the tests, never as services);
 # prometheus-postfix-exporter: compared with; systemd-journal-remote: writes test journal files;
-# prometheus-alertmanager: receives the alerts of the end-to-end alerting tests.
+# prometheus-alertmanager: receives the alerts of the end-to-end alerting tests; tmux: the
+# terminal test of sre-probe's colours and alignment; zsh, groff-base, man-db: sre-probe's shell
+# completions are loaded and its man page rendered.
 test_packages=(
   clang-14 libclang-rt-14-dev clang-format python3 python3-cryptography curl openssl
   prometheus prometheus-blackbox-exporter dnsmasq-base chromium php8.2-fpm
-  postfix prometheus-postfix-exporter systemd-journal-remote prometheus-alertmanager
+  postfix prometheus-postfix-exporter systemd-journal-remote prometheus-alertmanager tmux
+  zsh groff-base man-db
 )
 # Peers measured side by side in tests/bench.
 bench_packages=(hyperfine wrk nginx-light)

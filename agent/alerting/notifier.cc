@@ -50,14 +50,14 @@ Status Notifier::OpenSpool(const SpoolConfig& config) {
 
 Status Notifier::Configure(std::shared_ptr<const AlertingConfig> config,
                            Duration evaluation_interval) {
-  const bool reopen = !config->receivers.empty() && (!spool_ || spool_path_ != config->spool.path);
-  std::unique_ptr<Spool> old_spool;
+  if (spool_ && spool_path_ != config->spool.path) {
+    // The queued notifications' ids belong to the open file: moving them is a restart's job.
+    return Status::Error("alerting.spool.path cannot change on reload (" + spool_path_ + " to " +
+                         config->spool.path + "); restart the agent to move the spool");
+  }
+  const bool reopen = !spool_ && !config->receivers.empty();
   if (reopen) {
-    old_spool = std::move(spool_);
-    if (Status s = OpenSpool(config->spool); !s.ok()) {
-      spool_ = std::move(old_spool);
-      return s;
-    }
+    if (Status s = OpenSpool(config->spool); !s.ok()) return s;
   }
   config_ = std::move(config);
   // Prometheus' lease: an alert not re-sent within it is resolved by Alertmanager itself.
@@ -95,7 +95,7 @@ Status Notifier::Configure(std::shared_ptr<const AlertingConfig> config,
         ++removed_drops_[entry.receiver];
       }
     }
-    // What the spool kept from before (a restart, or the old path's file being left behind).
+    // What the spool kept from before: notifications a previous run did not deliver.
     for (const SpoolEntry& entry : spool_->Pending()) {
       auto notification = DecodeNotification(entry.payload);
       auto it = receivers_.find(entry.receiver);
@@ -155,6 +155,7 @@ void Notifier::Notify(const std::vector<Notification>& notifications) {
         log_.Error("notification not written to the spool",
                    {{"receiver", name}, {"error", id.status().message()}});
       }
+      WarnIfCompactionFailed();
       for (const SpoolEntry& entry : evicted) {
         auto it = receivers_.find(entry.receiver);
         if (it == receivers_.end()) continue;
@@ -212,6 +213,15 @@ void Notifier::Ack(const std::vector<uint64_t>& ids) {
     if (Status s = spool_->Ack(id); !s.ok()) {
       log_.WarnLimited("spool ack failed", {{"error", s.message()}});
     }
+  }
+  WarnIfCompactionFailed();
+}
+
+void Notifier::WarnIfCompactionFailed() {
+  // Nothing is lost (the records are on disk), but the file grows until a compaction works.
+  if (!spool_->compaction_status().ok()) {
+    log_.WarnLimited("alert spool compaction failed; will retry",
+                     {{"error", spool_->compaction_status().message()}});
   }
 }
 

@@ -48,9 +48,9 @@ class Notifier {
   ~Notifier();
 
   /// Takes the receivers and routes of `config`. Opens the spool the first time receivers are
-  /// configured (or when its path changes) and queues what it holds. Queues of receivers that
-  /// remain are kept; those of removed ones are dropped (counted). Fails, changing nothing, when
-  /// the spool cannot be opened.
+  /// configured and queues what it holds. Queues of receivers that remain are kept; those of
+  /// removed ones are dropped (counted). Fails, changing nothing, when the spool cannot be opened
+  /// or its path changed (that takes a restart).
   Status Configure(std::shared_ptr<const AlertingConfig> config, Duration evaluation_interval);
 
   /// Routes each notification, spools it and queues it for its receivers.
@@ -89,6 +89,7 @@ class Notifier {
   void OnVerdict(Receiver& receiver, const Verdict& verdict);
   Duration Backoff(int failures);
   void Ack(const std::vector<uint64_t>& ids);
+  void WarnIfCompactionFailed();
   Status OpenSpool(const SpoolConfig& config);
 
   net::EventLoop& loop_;

@@ -18,8 +18,6 @@
 namespace sre::cli {
 namespace {
 
-constexpr int kUsageError = static_cast<int>(ExitCode::kUnknown);
-
 const std::vector<FlagSpec>& AlertFlags() {
   static const std::vector<FlagSpec> flags = {
       {"config", "FILE", "the agent's configuration file", "/etc/sre-agent/sre-agent.yaml"},
@@ -28,11 +26,6 @@ const std::vector<FlagSpec>& AlertFlags() {
       {"help", "", "show this help"},
   };
   return flags;
-}
-
-int UsageError(const std::string& message) {
-  std::fprintf(stderr, "sre-probe alert: %s\n", message.c_str());
-  return kUsageError;
 }
 
 std::string Host() {
@@ -82,14 +75,16 @@ alerting::Verdict Send(const alerting::ReceiverConfig& receiver,
 
 }  // namespace
 
+CommandDoc AlertCommandDoc() {
+  return {"alert test", "RECEIVER",
+          "send a test alert, then its resolution, through a receiver of the agent's config",
+          AlertFlags()};
+}
+
 int RunAlertCommand(const ExporterRegistry& registry, const std::vector<std::string>& args) {
-  const std::string usage = fmt::format(
-      "Usage: sre-probe alert test RECEIVER [FLAGS]\n\nSends a test alert (SreProbeTest), then "
-      "its resolution, through one receiver of the agent's config and says what came back.\n\n"
-      "Flags:\n{}",
-      RenderFlagHelp(AlertFlags()));
+  const std::string usage = CommandUsage(AlertCommandDoc());
   auto flags = ParseFlags(AlertFlags(), args);
-  if (!flags.ok()) return UsageError(flags.status().message());
+  if (!flags.ok()) return UsageError(flags.status().message() + "; see sre-probe alert --help");
   if (flags->Get("help") == "true") {
     std::fputs(usage.c_str(), stdout);
     return 0;
@@ -132,8 +127,8 @@ int RunAlertCommand(const ExporterRegistry& registry, const std::vector<std::str
   report.result.reason = report.result.success ? Reason::kNone : verdict.reason;
   report.result.message = said;
   const ExitCode code = Evaluate(report, {});
-  const bool color = isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr;
-  std::fputs(Render(report, code, *format, color).c_str(), stdout);
+  std::fputs(Render({"alert test", {std::move(report)}, {code}}, *format, UseColor()).c_str(),
+             stdout);
   return static_cast<int>(code);
 }
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "agent/core/exporter_registry.h"
+#include "agent/main/probe_command.h"
 
 namespace sre::cli {
 
@@ -13,8 +14,7 @@ namespace sre::cli {
 /// `alert`. Returns the exit code.
 int RunAlertCommand(const ExporterRegistry& registry, const std::vector<std::string>& args);
 
-/// The line `sre-probe --help` lists for it.
-inline constexpr const char* kAlertCommandUsage =
-    "  alert      test RECEIVER  send a test alert through a receiver of the agent's config\n";
+/// Its entry in sre-probe's command table.
+CommandDoc AlertCommandDoc();
 
 }  // namespace sre::cli

@@ -25,6 +25,20 @@ struct ProbeCommand {
   std::function<Result<YAML::Node>(const ParsedFlags&)> build_config;
 };
 
+/// How `--help`, the shell completions and the man page describe one sre-probe command: one
+/// table for all three, so they cannot disagree.
+struct CommandDoc {
+  std::string name;             ///< "tcp", "check", "config validate", "alert test"
+  std::string arguments;        ///< positional usage: "HOST:PORT", "[NAME...]"
+  std::string summary;          ///< one line
+  std::vector<FlagSpec> flags;  ///< every flag it takes, the shared ones included
+};
+
+/// `sre-probe COMMAND --help`: usage line, summary, flags.
+std::string CommandUsage(const CommandDoc& command);
+/// `sre-probe --help`: every command, one line each, and the exit codes.
+std::string MainUsage(const std::vector<CommandDoc>& commands);
+
 /// Flags every subcommand takes, with the same meaning everywhere.
 const std::vector<FlagSpec>& SharedProbeFlags();
 

@@ -1,16 +1,21 @@
-// sre-probe: runs one check once, from flags, with the agent's own exporter code.
+// sre-probe: runs checks once, from flags or the agent's config, with the agent's own exporter
+// code.
 #include <curl/curl.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <thread>
 
 #include "agent/config/duration.h"
 #include "agent/core/exporter_registry.h"
 #include "agent/main/alert_command.h"
+#include "agent/main/check_command.h"
+#include "agent/main/completion.h"
 #include "agent/main/probe_command.h"
 #include "agent/main/probe_output.h"
 #include "agent/main/version.h"
@@ -25,6 +30,8 @@ const std::vector<FlagSpec>& SharedProbeFlags() {
       {"output", "FORMAT", "text, json, prom (Prometheus text) or nagios", "text"},
       {"warning", "DURATION", "exit 1 (warning) when the check takes at least this long"},
       {"critical", "DURATION", "exit 2 (critical) when the check takes at least this long"},
+      {"count", "N", "run the check N times and summarise, like ping", "1"},
+      {"interval", "DURATION", "wait between runs of --count", "1s"},
       {"help", "", "show this help"},
   };
   return flags;
@@ -32,31 +39,21 @@ const std::vector<FlagSpec>& SharedProbeFlags() {
 
 namespace {
 
-constexpr int kUsageError = static_cast<int>(ExitCode::kUnknown);
-
-std::string MainUsage(const std::vector<ProbeCommand>& commands) {
-  std::string out =
-      "sre-probe: run one check once and say how it went.\n\n"
-      "Usage: sre-probe COMMAND ARGUMENTS [FLAGS]\n\nCommands:\n";
-  for (const auto& c : commands) {
-    out += fmt::format("  {:<10} {:<14} {}\n", c.name, c.arguments, c.summary);
-  }
-  out += kAlertCommandUsage;
-  out +=
-      "\nExit codes: 0 OK, 1 warning, 2 critical, 3 unknown (bad input).\n"
-      "Run 'sre-probe COMMAND --help' for a command's flags.\n";
-  return out;
+CommandDoc DocOf(const ProbeCommand& command) {
+  CommandDoc doc{command.name, command.arguments, command.summary, command.flags};
+  for (const auto& flag : SharedProbeFlags()) doc.flags.push_back(flag);
+  return doc;
 }
 
-std::string CommandUsage(const ProbeCommand& command) {
-  return fmt::format("Usage: sre-probe {} {} [FLAGS]\n\n{}\n\nFlags:\n{}{}", command.name,
-                     command.arguments, command.summary, RenderFlagHelp(command.flags),
-                     RenderFlagHelp(SharedProbeFlags()));
-}
-
-int UsageError(const std::string& message) {
-  std::fprintf(stderr, "sre-probe: %s\n", message.c_str());
-  return kUsageError;
+std::vector<CommandDoc> AllCommands(const std::vector<ProbeCommand>& probes) {
+  std::vector<CommandDoc> docs;
+  for (const auto& probe : probes) docs.push_back(DocOf(probe));
+  docs.push_back(CheckCommandDoc());
+  docs.push_back(ConfigValidateDoc());
+  docs.push_back(AlertCommandDoc());
+  docs.push_back(CompletionCommandDoc());
+  docs.push_back(ManCommandDoc());
+  return docs;
 }
 
 Result<std::optional<Duration>> OptionalDuration(const ParsedFlags& flags,
@@ -67,14 +64,26 @@ Result<std::optional<Duration>> OptionalDuration(const ParsedFlags& flags,
   return std::optional<Duration>(*d);
 }
 
+Result<int> Count(const ParsedFlags& flags) {
+  const std::string text = flags.Get("count", "1");
+  int count = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), count);
+  if (error != std::errc() || end != text.data() + text.size() || count < 1 || count > 100000) {
+    return Status::Error("--count: expected a number of runs from 1 to 100000, got \"" + text +
+                         "\"");
+  }
+  return count;
+}
+
 int RunCommand(const ProbeCommand& command, const ExporterRegistry& registry,
                const std::vector<std::string>& args) {
-  std::vector<FlagSpec> specs = command.flags;
-  for (const auto& flag : SharedProbeFlags()) specs.push_back(flag);
-  auto flags = ParseFlags(specs, args);
-  if (!flags.ok()) return UsageError(flags.status().message());
+  const CommandDoc doc = DocOf(command);
+  auto flags = ParseFlags(doc.flags, args);
+  if (!flags.ok()) {
+    return UsageError(flags.status().message() + "; see sre-probe " + command.name + " --help");
+  }
   if (flags->Get("help") == "true") {
-    std::fputs(CommandUsage(command).c_str(), stdout);
+    std::fputs(CommandUsage(doc).c_str(), stdout);
     return 0;
   }
   auto format = ParseOutputFormat(flags->Get("output", "text"));
@@ -85,6 +94,10 @@ int RunCommand(const ProbeCommand& command, const ExporterRegistry& registry,
   if (!warning.ok()) return UsageError(warning.status().message());
   auto critical = OptionalDuration(*flags, "critical");
   if (!critical.ok()) return UsageError(critical.status().message());
+  auto count = Count(*flags);
+  if (!count.ok()) return UsageError(count.status().message());
+  auto interval = config::ParseDuration(flags->Get("interval", "1s"));
+  if (!interval.ok()) return UsageError("--interval: " + interval.status().message());
 
   auto node = command.build_config(*flags);
   if (!node.ok()) return UsageError(node.status().message());
@@ -100,15 +113,25 @@ int RunCommand(const ProbeCommand& command, const ExporterRegistry& registry,
 
   SystemClock clock;
   Logger log(LogLevel::kError, LogFormat::kLogfmt, stderr, clock);
-  const TimePoint start = clock.Now();
-  auto result = RunOnce(*factory, *spec, log);
-  if (!result.ok()) return UsageError(result.status().message());
-  ProbeReport report{command.exporter, spec->settings.check, spec->target, std::move(*result),
-                     clock.Now() - start};
-  const ExitCode code = Evaluate(report, {*warning, *critical});
-  const bool color = isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr;
-  std::fputs(Render(report, code, *format, color).c_str(), stdout);
-  return static_cast<int>(code);
+  ProbeRuns runs{command.name, {}, {}, *count > 1};
+  for (int i = 0; i < *count; ++i) {
+    if (i > 0) std::this_thread::sleep_for(*interval);  // the pace asked for, as ping's -i
+    const TimePoint start = clock.Now();
+    auto result = RunOnce(*factory, *spec, log);
+    if (!result.ok()) return UsageError(result.status().message());
+    runs.reports.push_back({command.exporter, spec->settings.check, spec->target,
+                            std::move(*result), clock.Now() - start});
+    runs.codes.push_back(Evaluate(runs.reports.back(), {*warning, *critical}));
+    if (runs.repeated && *format == OutputFormat::kText) {
+      // Each run as it happens, like ping; the summary follows at the end.
+      std::fputs(RenderLine(runs.reports.back(), runs.codes.back(), UseColor()).c_str(), stdout);
+      std::fflush(stdout);
+    }
+  }
+  std::string out = Render(runs, *format, UseColor());
+  if (runs.repeated && *format == OutputFormat::kText) out = out.substr(out.rfind("---"));
+  std::fputs(out.c_str(), stdout);
+  return static_cast<int>(Worst(runs.codes));
 }
 
 }  // namespace
@@ -120,25 +143,33 @@ int main(int argc, char** argv) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   ExporterRegistry registry;
   exporters::RegisterBuiltinExporters(registry);
-  const std::vector<cli::ProbeCommand> commands = exporters::BuiltinProbeCommands();
+  const std::vector<cli::ProbeCommand> probes = exporters::BuiltinProbeCommands();
+  const std::vector<cli::CommandDoc> commands = cli::AllCommands(probes);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::fputs(cli::MainUsage(commands).c_str(), args.empty() ? stderr : stdout);
-    return args.empty() ? cli::kUsageError : 0;
+    return args.empty() ? static_cast<int>(cli::ExitCode::kUnknown) : 0;
   }
   if (args[0] == "--version") {
     std::printf("sre-probe %s (revision %s)\n", kVersion, kRevision);
     return 0;
   }
-  if (args[0] == "alert") return cli::RunAlertCommand(registry, {args.begin() + 1, args.end()});
-  for (const auto& command : commands) {
-    if (command.name == args[0]) {
-      return cli::RunCommand(command, registry, {args.begin() + 1, args.end()});
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (args[0] == "check") return cli::RunCheckCommand(registry, rest);
+  if (args[0] == "alert") return cli::RunAlertCommand(registry, rest);
+  if (args[0] == "completion") return cli::RunCompletionCommand(commands, rest);
+  if (args[0] == "man") return cli::RunManCommand(commands, rest);
+  if (args[0] == "config") {
+    if (rest.empty() || rest[0] != "validate") {
+      return cli::UsageError("expected `config validate FILE`");
     }
+    return cli::RunConfigValidate(registry, {rest.begin() + 1, rest.end()});
+  }
+  for (const auto& probe : probes) {
+    if (probe.name == args[0]) return cli::RunCommand(probe, registry, rest);
   }
   std::string names;
   for (const auto& c : commands) names += (names.empty() ? "" : ", ") + c.name;
-  names += ", alert";
   return cli::UsageError(
       fmt::format("unknown command \"{}\"; expected one of: {}", args[0], names));
 }

@@ -26,6 +26,12 @@ ProbeReport Report(bool success) {
   return report;
 }
 
+ProbeRuns One(ProbeReport report, ExitCode code) { return {"tcp", {std::move(report)}, {code}}; }
+
+std::string Render(const ProbeReport& report, ExitCode code, OutputFormat format, bool color) {
+  return Render(One(report, code), format, color);
+}
+
 TEST(ProbeOutputTest, ExitCodesFollowNagios) {
   using std::chrono::milliseconds;
   EXPECT_EQ(Evaluate(Report(true), {}), ExitCode::kOk);
@@ -44,8 +50,12 @@ TEST(ProbeOutputTest, TextSaysWhatHappened) {
 }
 
 TEST(ProbeOutputTest, JsonHasTheDocumentedFields) {
-  const auto json =
+  const auto all =
       nlohmann::json::parse(Render(Report(true), ExitCode::kOk, OutputFormat::kJson, false));
+  EXPECT_EQ(all["command"], "tcp");
+  EXPECT_EQ(all["status"], "OK");
+  EXPECT_EQ(all["summary"]["runs"], 1);
+  const auto& json = all["results"][0];
   EXPECT_EQ(json["status"], "OK");
   EXPECT_EQ(json["exit_code"], 0);
   EXPECT_EQ(json["check"], "db");
@@ -60,6 +70,40 @@ TEST(ProbeOutputTest, NagiosHasPerfdata) {
   EXPECT_EQ(
       Render(Report(true), ExitCode::kOk, OutputFormat::kNagios, false),
       "TCP OK - db 1 of 1 addresses connected | time=0.012000s;;;0 '10.0.0.1'=0.011000s;;;0\n");
+}
+
+// sre-probe check: failures first, names aligned, a summary; the exit code is the worst.
+TEST(ProbeOutputTest, SeveralChecksFailuresFirstAligned) {
+  ProbeRuns runs{"check", {Report(true), Report(false)}, {ExitCode::kOk, ExitCode::kCritical}};
+  runs.reports[0].check = "writer";
+  EXPECT_EQ(Worst(runs.codes), ExitCode::kCritical);
+  EXPECT_EQ(Render(runs, OutputFormat::kText, false),
+            "CRITICAL tcp db db:3306        12.0 ms  (connection_refused: 10.0.0.1: refused)\n"
+            "OK       tcp writer db:3306    12.0 ms  (1 of 1 addresses connected)\n"
+            "2 checks: 1 OK, 1 CRITICAL\n");
+  EXPECT_EQ(Render(runs, OutputFormat::kNagios, false),
+            "SRE-PROBE CRITICAL - 1 of 2 checks OK: db (CRITICAL) | 'writer'=0.012000s;;;0 "
+            "'db'=0.012000s;;;0\n");
+  const auto json = nlohmann::json::parse(Render(runs, OutputFormat::kJson, false));
+  EXPECT_EQ(json["exit_code"], 2);
+  EXPECT_EQ(json["results"].size(), 2u);
+  EXPECT_EQ(json["summary"]["critical"], 1);
+}
+
+// --count: every run in time order, then ping's summary.
+TEST(ProbeOutputTest, RepeatedRunsEndWithMinMedianMax) {
+  ProbeRuns runs{"tcp",
+                 {Report(true), Report(false), Report(true)},
+                 {ExitCode::kOk, ExitCode::kCritical, ExitCode::kOk},
+                 true};
+  runs.reports[2].duration = std::chrono::milliseconds(30);
+  const std::string text = Render(runs, OutputFormat::kText, false);
+  EXPECT_EQ(text.substr(text.rfind("---")),
+            "--- tcp db:3306: 3 runs, 1 failed (33%), min/median/max 12.0/12.0/30.0 ms\n");
+  EXPECT_EQ(text.substr(0, 2), "OK");
+  const auto json = nlohmann::json::parse(Render(runs, OutputFormat::kJson, false));
+  EXPECT_DOUBLE_EQ(json["summary"]["max_seconds"].get<double>(), 0.03);
+  EXPECT_EQ(json["summary"]["failures"], 1);
 }
 
 TEST(ProbeOutputTest, ParseOutputFormat) {

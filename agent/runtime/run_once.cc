@@ -1,5 +1,8 @@
 #include "agent/runtime/run_once.h"
 
+#include <fmt/format.h>
+
+#include <memory>
 #include <optional>
 
 #include "agent/net/curl_multi.h"
@@ -7,32 +10,80 @@
 #include "agent/net/event_loop.h"
 
 namespace sre {
+namespace {
 
-Result<CollectResult> RunOnce(const ExporterFactory& factory, const InstanceSpec& spec,
-                              Logger& log) {
+// The exporters keep their own deadlines; this only bounds the wait for one that does not.
+constexpr Duration kGrace = std::chrono::seconds(1);
+
+// `factories[i]` makes `specs[i]`.
+Result<std::vector<TimedResult>> RunAll(const std::vector<const ExporterFactory*>& factories,
+                                        const std::vector<InstanceSpec>& specs, Logger& log) {
   SystemClock clock;
   net::EventLoop loop(clock);
   net::ResolverPool resolvers(loop);
   auto curl = net::CurlMulti::Create(loop);
   if (!curl.ok()) return curl.status();
   ExporterEnv env{loop, resolvers, **curl, log, false, true};
-  auto exporter = factory.Create(spec, env);
-  if (!exporter.ok()) return exporter.status();
-  std::optional<CollectResult> result;
-  const TimePoint deadline = clock.Now() + spec.settings.timeout;
-  (*exporter)->Collect(deadline, [&result](CollectResult r) { result = std::move(r); });
-  // The exporter keeps its own deadline; the loop's wait is bounded by its timers.
-  while (!result && clock.Now() < deadline + std::chrono::seconds(1)) {
+  std::vector<std::unique_ptr<Exporter>> exporters;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    auto exporter = factories[i]->Create(specs[i], env);
+    if (!exporter.ok()) {
+      if (specs.size() == 1) return exporter.status();
+      return Status::Error(fmt::format("{} {}: {}", specs[i].exporter, specs[i].settings.check,
+                                       exporter.status().message()));
+    }
+    exporters.push_back(std::move(exporter).value());
+  }
+  std::vector<std::optional<TimedResult>> results(specs.size());
+  size_t pending = specs.size();
+  const TimePoint start = clock.Now();
+  TimePoint last_deadline = start;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const TimePoint deadline = start + specs[i].settings.timeout;
+    last_deadline = std::max(last_deadline, deadline);
+    exporters[i]->Collect(deadline, [&, i](CollectResult r) {
+      results[i] = TimedResult{std::move(r), clock.Now() - start};
+      --pending;
+    });
+  }
+  while (pending > 0 && clock.Now() < last_deadline + kGrace) {
     loop.RunOnce(std::chrono::milliseconds(100));
   }
-  if (!result) {
-    (*exporter)->Cancel();
-    CollectResult timed_out;
-    timed_out.reason = Reason::kTimeout;
-    timed_out.message = "the check did not finish by its deadline";
-    return timed_out;
+  std::vector<TimedResult> out;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (results[i]) {
+      out.push_back(std::move(*results[i]));
+      continue;
+    }
+    exporters[i]->Cancel();
+    TimedResult timed_out;
+    timed_out.result.reason = Reason::kTimeout;
+    timed_out.result.message = "the check did not finish by its deadline";
+    timed_out.took = clock.Now() - start;
+    out.push_back(std::move(timed_out));
   }
-  return std::move(*result);
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<TimedResult>> RunAllOnce(const ExporterRegistry& registry,
+                                            const std::vector<InstanceSpec>& specs, Logger& log) {
+  std::vector<const ExporterFactory*> factories;
+  for (const InstanceSpec& spec : specs) {
+    factories.push_back(registry.Find(spec.exporter));
+    if (factories.back() == nullptr) {
+      return Status::Error("unknown exporter \"" + spec.exporter + "\"");
+    }
+  }
+  return RunAll(factories, specs, log);
+}
+
+Result<CollectResult> RunOnce(const ExporterFactory& factory, const InstanceSpec& spec,
+                              Logger& log) {
+  auto results = RunAll({&factory}, {spec}, log);
+  if (!results.ok()) return results.status();
+  return std::move(results->front().result);
 }
 
 }  // namespace sre

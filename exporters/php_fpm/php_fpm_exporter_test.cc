@@ -275,12 +275,15 @@ TEST_F(PhpFpmExporterTest, SocketGlobFollowsPools) {
 
 // No socket: php-fpm is not on this node, which the agent shows as absent, not as a failure.
 TEST_F(PhpFpmExporterTest, AGlobWithoutSocketsIsAbsent) {
-  auto exporter = Make("check: fpm\nsocket_glob: " + dir_.path() + "/*.sock\n");
-  const CollectResult result = CollectOnce(*exporter);
-  EXPECT_FALSE(result.success);
-  EXPECT_EQ(result.reason, Reason::kNotPresent);
-  EXPECT_EQ(result.message, "no pool sockets match " + dir_.path() + "/*.sock");
-  EXPECT_TRUE(result.families.empty());
+  // The directory itself missing too (/run/php on a node without php-fpm) is the same answer.
+  for (const std::string& glob : {dir_.path() + "/*.sock", dir_.path() + "/php/*.sock"}) {
+    auto exporter = Make("check: fpm\nsocket_glob: " + glob + "\n");
+    const CollectResult result = CollectOnce(*exporter);
+    EXPECT_FALSE(result.success);
+    EXPECT_EQ(result.reason, Reason::kNotPresent) << result.message;
+    EXPECT_EQ(result.message, "no pool sockets match " + glob);
+    EXPECT_TRUE(result.families.empty());
+  }
 }
 
 TEST_F(PhpFpmExporterTest, TheProcessTableListsEveryWorker) {

@@ -24,7 +24,9 @@ Result<std::vector<std::string>> FindSockets(const std::string& pattern) {
   glob_t matches{};
   glob_error = 0;
   const int rc = glob(pattern.c_str(), GLOB_ERR, OnGlobError, &matches);
-  if (rc == GLOB_ABORTED) {
+  // With GLOB_ERR, glibc aborts on any unreadable directory even when the callback forgave it
+  // (a missing /run/php): only an error the callback kept is one.
+  if (rc == GLOB_ABORTED && glob_error != 0) {
     globfree(&matches);
     return Status::Error(fmt::format("socket_glob {}: cannot read a directory: {}", pattern,
                                      std::strerror(glob_error)));

@@ -2,7 +2,6 @@
 Chromium. Run by ctest (label integration) with SRE_AGENT and SRE_PROBE set."""
 
 import gzip
-import json
 import os
 import shutil
 import signal
@@ -13,8 +12,8 @@ import time
 import unittest
 import urllib.request
 
-from support import (Agent, Dnsmasq, Peers, find, free_port, parse_metrics, require_tool,
-                     wait_for)
+from support import (Agent, Dnsmasq, Peers, assert_probe_json, find, free_port, parse_metrics,
+                     require_tool, wait_for)
 
 
 def tcp_check(name, port, host="127.0.0.1", **extra):
@@ -365,7 +364,7 @@ class ProbeTest(unittest.TestCase):
     def test_outputs(self):
         p = self.peers.ports
         result = self.probe("tcp", f"127.0.0.1:{p['refused']}", "--output=json")
-        report = json.loads(result.stdout)
+        report = assert_probe_json(self, result.stdout)["results"][0]
         self.assertEqual(report["status"], "CRITICAL")
         self.assertEqual(report["reason"], "connection_refused")
         self.assertEqual(report["observations"][0]["subject"], "127.0.0.1")

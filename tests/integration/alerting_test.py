@@ -3,7 +3,6 @@ prometheus-alertmanager on a loopback port), and the delivery guarantees hold th
 issue 7 lists: a receiver down, the agent SIGKILLed before delivery, a receiver answering 400,
 a damaged spool."""
 
-import json
 import os
 import shutil
 import signal
@@ -14,7 +13,8 @@ import unittest
 
 from alertmanager import Alertmanager, Port, WebhookSink, elapsed_until
 from receivers_replay import FakePagerDuty, FakeSlack
-from support import Agent, find, free_port, parse_metrics, require_tool, wait_for
+from support import (Agent, assert_probe_json, find, free_port, parse_metrics, require_tool,
+                     wait_for)
 
 EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "configs",
                        "examples", "alerting.yaml")
@@ -129,6 +129,18 @@ class AlertingTest(unittest.TestCase):
         agent.samples_when(lambda s: find(s, "sre_agent_notification_queue_length",
                                           receiver="am") == [0.0], "the queue to empty")
 
+    # An HA pair with one member down: the other one taking the alert is delivery.
+    def test_one_alertmanager_of_an_ha_pair_down_still_delivers(self):
+        manager = self.manager()
+        receiver = f"    - {{name: am, type: alertmanager, urls: [\"http://127.0.0.1:1\", \"{manager.url}\"]}}\n"
+        agent = self.agent(rule_config(["127.0.0.1:2"], receiver, self.spool))
+        wait_for(lambda: manager.alerts(alertname="TargetDown"), timeout=15,
+                 what="TargetDown at the Alertmanager that is up")
+        agent.samples_when(lambda s: find(s, "sre_agent_notifications_total", receiver="am",
+                                          result="success") == [1.0], "one delivery")
+        self.assertEqual(value(agent, "sre_agent_notifications_total", receiver="am",
+                               result="failed"), 0)
+
     # Killed between firing and delivery, restarted with the target healthy again (so nothing
     # fires anew): the spooled notification is what arrives, once.
     def test_sigkill_before_delivery_then_restart_delivers_once(self):
@@ -176,6 +188,22 @@ class AlertingTest(unittest.TestCase):
         self.assertIn("400", line)
         self.assertNotIn(hook.url, "".join(agent.lines))  # webhook URLs are secrets
 
+    # A reload may change rules and receivers, not where the spool is: that is refused, and the
+    # running configuration goes on.
+    def test_a_reload_that_moves_the_spool_is_refused(self):
+        hook = WebhookSink()
+        self.addCleanup(hook.stop)
+        config = rule_config(["127.0.0.1:1"], webhook_receiver(hook.url), self.spool)
+        agent = self.agent(config)
+        agent.wait_ready()
+        agent.write_config(config.replace(self.spool, self.spool + ".moved"))
+        agent.process.send_signal(signal.SIGHUP)
+        agent.samples_when(lambda s: find(s, "sre_agent_config_last_reload_successful") == [0.0],
+                           "the reload to be refused")
+        wait_for(lambda: any("spool.path cannot change on reload" in line
+                             for line in agent.lines), what="the reason in the log")
+        wait_for(lambda: hook.alerts(alertname="TargetDown"), what="alerting still running")
+
     # Routes by label matchers, Alertmanager's way: the first match takes it, `continue` goes on.
     def test_routes_send_each_alert_to_the_receivers_its_labels_match(self):
         critical, everyone = WebhookSink(), WebhookSink()
@@ -215,7 +243,7 @@ class AlertingTest(unittest.TestCase):
 
         result = probe("test", "am", "--output", "json")
         self.assertEqual(result.returncode, 0, result.stderr)
-        report = json.loads(result.stdout)
+        report = assert_probe_json(self, result.stdout)["results"][0]
         self.assertEqual((report["check"], report["target"], report["status"]),
                          ("am", "alertmanager", "OK"))
         self.assertIn("Alertmanager answered HTTP 200", report["message"])

@@ -3,13 +3,12 @@ stand-ins (tests/integration/fluentd_replay.py: the responses of exporters/fluen
 server per worker on consecutive ports as Fluentd's `workers` gives them). Run by ctest (label
 integration) with SRE_AGENT and SRE_PROBE set."""
 
-import json
 import os
 import subprocess
 import unittest
 
 from fluentd_replay import MonitorAgentReplay
-from support import Agent, find, require_tool
+from support import Agent, assert_probe_json, find, require_tool
 
 # The families the exporter's issue asks for, as fluent-plugin-prometheus names them.
 OUTPUT_FAMILIES = [
@@ -160,7 +159,7 @@ class SreProbeFluentdTest(unittest.TestCase):
 
     def test_json(self):
         result = self.probe(self.replay.url, "--workers", "3", "--output", "json")
-        report = json.loads(result.stdout)
+        report = assert_probe_json(self, result.stdout)["results"][0]
         self.assertEqual((report["status"], report["exit_code"]), ("OK", 0))
         outputs = {o["subject"]: o for o in report["observations"]}
         self.assertEqual(outputs["worker1/out_es"]["figures"]["retry_count"], 4)

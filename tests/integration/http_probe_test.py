@@ -4,7 +4,6 @@ failing. Run by ctest (label integration) with SRE_AGENT set."""
 
 import datetime
 import http.server
-import json
 import os
 import shutil
 import ssl
@@ -13,8 +12,8 @@ import tempfile
 import threading
 import unittest
 
-from support import (Agent, Blackbox, Dnsmasq, find, free_port, parse_metrics, require_tool,
-                     wait_for)
+from support import (Agent, Blackbox, Dnsmasq, assert_probe_json, find, free_port, parse_metrics,
+                     require_tool, wait_for)
 
 LAST_MODIFIED = "Wed, 21 Oct 2026 07:28:00 GMT"
 
@@ -274,7 +273,7 @@ class ProbeCommandTest(unittest.TestCase):
         result = self.run_probe(f"https://localhost:{self.tls.port}/ok", "--tls-ca-file",
                                 self.pki["ca"], "--output", "json", "--header", "X-Probe: 1")
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
-        report = json.loads(result.stdout)
+        report = assert_probe_json(self, result.stdout)["results"][0]
         (observation,) = report["observations"]
         self.assertEqual(observation["subject"], "127.0.0.1")
         self.assertEqual(observation["figures"]["status"], 200)

@@ -3,14 +3,13 @@
 the TCP pool saturated, and pools found by socket_glob as they come and go. Run by ctest (label
 integration) with SRE_AGENT and SRE_PROBE set."""
 
-import json
 import os
 import subprocess
 import tempfile
 import unittest
 
 from php_fpm import BusyWorkers, PhpFpm, Pool, php_fpm_binary, status_json
-from support import Agent, find, require_tool
+from support import Agent, assert_probe_json, find, require_tool
 
 
 def php_fpm_check(name, uris, extra=""):
@@ -127,7 +126,7 @@ class SreProbePhpFpmTest(unittest.TestCase):
 
     def test_json_and_nagios(self):
         result = self.probe(self.tcp.scrape_uri, "--output", "json")
-        report = json.loads(result.stdout)
+        report = assert_probe_json(self, result.stdout)["results"][0]
         self.assertEqual((report["status"], report["exit_code"]), ("OK", 0))
         self.assertEqual(report["observations"][0]["subject"], "tcp")
         self.assertEqual(report["observations"][0]["details"]["process_manager"], "static")

@@ -4,7 +4,6 @@ queued messages, every family Debian's prometheus-postfix-exporter emits on the 
 and log, and the three log sources (file, container logs, journal) on the same lines. Run by
 ctest (label integration) with SRE_AGENT and SRE_PROBE set."""
 
-import json
 import os
 import subprocess
 import tempfile
@@ -13,7 +12,7 @@ import unittest
 
 from journal import journal_tools, write_journal
 from postfix import QUEUES, Postfix, PostfixExporterPeer, postfix_exporter_binary, postfix_tools
-from support import Agent, find, parse_metrics, wait_for
+from support import Agent, assert_probe_json, find, parse_metrics, wait_for
 
 
 def postfix_check(name, **keys):
@@ -64,7 +63,7 @@ class PostfixTest(unittest.TestCase):
                                 self.pf.showq_path, "--output", "json"],
                                capture_output=True, text=True, timeout=30)
         self.assertEqual(probe.returncode, 0, probe.stdout + probe.stderr)
-        report = json.loads(probe.stdout)
+        report = assert_probe_json(self, probe.stdout)["results"][0]
         by_queue = {o["subject"]: o["figures"]["messages"] for o in report["observations"]}
         self.assertEqual(by_queue, {q: float(expected[q]) for q in QUEUES})
         text = subprocess.run([os.environ["SRE_PROBE"], "postfix", "--showq-path",

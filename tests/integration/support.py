@@ -282,3 +282,47 @@ class Blackbox:
         self.process.terminate()
         self.process.wait(timeout=10)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# sre-probe's one JSON schema (docs/sre-probe.md), for every subcommand.
+_RESULT_FIELDS = {"exporter": str, "check": str, "target": str, "status": str, "exit_code": int,
+                  "success": bool, "reason": str, "message": str,
+                  "duration_seconds": (int, float), "observations": list}
+_OBSERVATION_FIELDS = {"subject": str, "success": bool, "reason": str, "message": str,
+                       "duration_seconds": (int, float), "figures": dict, "details": dict}
+_SUMMARY_FIELDS = {"runs": int, "ok": int, "absent": int, "warning": int, "critical": int,
+                   "failures": int, "min_seconds": (int, float), "median_seconds": (int, float),
+                   "max_seconds": (int, float)}
+STATUSES = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
+
+
+def _fields(test, what, obj, fields):
+    test.assertIsInstance(obj, dict, what)
+    test.assertEqual(set(obj), set(fields), f"{what}: fields")
+    for name, kind in fields.items():
+        test.assertIsInstance(obj[name], kind, f"{what}.{name}")
+        test.assertFalse(isinstance(obj[name], bool) and kind in (int, (int, float)),
+                         f"{what}.{name} is a bool")
+
+
+def assert_probe_json(test: unittest.TestCase, text: str):
+    """Parses sre-probe's --output json and checks it against the documented schema; returns it."""
+    import json
+    doc = json.loads(text)
+    test.assertEqual(set(doc), {"command", "status", "exit_code", "results", "summary"})
+    test.assertIn(doc["status"], STATUSES)
+    test.assertEqual(STATUSES.index(doc["status"]), doc["exit_code"])
+    test.assertGreaterEqual(len(doc["results"]), 1)
+    for i, result in enumerate(doc["results"]):
+        _fields(test, f"results[{i}]", result, _RESULT_FIELDS)
+        test.assertEqual(STATUSES.index(result["status"]), result["exit_code"])
+        for j, observation in enumerate(result["observations"]):
+            _fields(test, f"results[{i}].observations[{j}]", observation, _OBSERVATION_FIELDS)
+            for name, value in observation["figures"].items():
+                test.assertIsInstance(value, (int, float), name)
+            for name, value in observation["details"].items():
+                test.assertIsInstance(value, str, name)
+    _fields(test, "summary", doc["summary"], _SUMMARY_FIELDS)
+    test.assertEqual(doc["summary"]["runs"], len(doc["results"]))
+    test.assertEqual(doc["exit_code"], max(r["exit_code"] for r in doc["results"]))
+    return doc
