@@ -155,8 +155,10 @@ class ZshCompletionTest(unittest.TestCase):
         os.close(slave)
         try:
             os.write(master, (setup + self.RECORD_COMPADD.replace("HITS", hits) +
-                              "print -r -- RE''ADY\n").encode())
-            self.read_until(master, b"READY")
+                              "PS1='ZP''> '; print -r -- RE''ADY\n").encode())
+            # Type only once zle shows the prompt after READY: keys sent before it reads can be
+            # lost on a loaded machine.
+            self.read_until(master, b"READY\r\n", then=b"ZP> ")
             # TAB, then kill the line and print a marker: zle handles keys in order, so the
             # marker shows once the completion is over.
             os.write(master, typed.encode() + b"\t\x15print -r -- DO''NE\n")
@@ -168,10 +170,16 @@ class ZshCompletionTest(unittest.TestCase):
         with open(hits) as f:
             return sorted(set(f.read().split())), screen.decode(errors="replace")
 
-    def read_until(self, fd, marker, timeout=20.0):
+    def read_until(self, fd, marker, timeout=20.0, then=None):
+        """Output up to `marker` and a line end, or, with `then`, up to `then` after `marker`."""
+        def done(seen):
+            if then is None:
+                return marker + b"\r\n" in seen
+            at = seen.find(marker)
+            return at >= 0 and then in seen[at + len(marker):]
         seen = b""
         deadline = time.monotonic() + timeout
-        while marker + b"\r\n" not in seen:
+        while not done(seen):
             self.assertLess(time.monotonic(), deadline, f"no {marker} from zsh: {seen[-500:]}")
             if select.select([fd], [], [], 0.1)[0]:
                 seen += os.read(fd, 65536)
