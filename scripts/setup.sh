@@ -19,12 +19,13 @@ build_packages=(
 # prometheus-postfix-exporter: compared with; systemd-journal-remote: writes test journal files;
 # prometheus-alertmanager: receives the alerts of the end-to-end alerting tests; tmux: the
 # terminal test of sre-probe's colours and alignment; zsh, groff-base, man-db: sre-probe's shell
-# completions are loaded and its man page rendered.
+# completions are loaded and its man page rendered; python3-prometheus-client: the text parser
+# Datadog's OpenMetrics check uses reads /metrics.
 test_packages=(
   clang-14 libclang-rt-14-dev clang-format python3 python3-cryptography curl openssl
   prometheus prometheus-blackbox-exporter dnsmasq-base chromium php8.2-fpm
   postfix prometheus-postfix-exporter systemd-journal-remote prometheus-alertmanager tmux
-  zsh groff-base man-db
+  zsh groff-base man-db python3-prometheus-client
 )
 # Peers measured side by side in tests/bench.
 bench_packages=(hyperfine wrk nginx-light)

@@ -235,6 +235,12 @@ class DashboardStructureTest(unittest.TestCase):
             self.assertEqual(without_comparison(expr), expected, expr)
 
 
+# The canary the Flagger MetricTemplate is filled in for.
+FLAGGER_NAMESPACE, FLAGGER_TARGET = "test", "podinfo"
+FLAGGER = pathlib.Path(__file__).resolve().parents[2] / "dashboards" / "prometheus" / \
+    "flagger-metric-template.yml"
+
+
 def agent_config(d):
     return f"""\
 agent:
@@ -246,6 +252,9 @@ tcp:
     interval: 500ms
   - check: db-reader
     target: 127.0.0.1:{d['tcp_refused']}
+    interval: 500ms
+  - check: {FLAGGER_NAMESPACE}/{FLAGGER_TARGET}-canary   # what the Flagger template reads
+    target: 127.0.0.1:{d['tcp_ok']}
     interval: 500ms
 http_probe:
   - check: site
@@ -441,6 +450,34 @@ class DashboardDataTest(unittest.TestCase):
             (GRAFANA / "PANELS.md").write_text(table)
         empty = [f"{board}: {title}: {expr}" for board, title, expr, n in rows if not n]
         self.assertEqual(empty, [], "queries without data")
+
+    # Datadog's OpenMetrics check reads /metrics with this parser (Debian's
+    # python3-prometheus-client, for Debian's own interpreter).
+    def test_the_python_prometheus_client_parser_reads_the_metrics(self):
+        python = require_tool(self, "/usr/bin/python3")
+        parse = ("import sys\nfrom prometheus_client.parser import text_string_to_metric_families\n"
+                 "families = list(text_string_to_metric_families(sys.stdin.read()))\n"
+                 "print(len(families), sum(len(f.samples) for f in families))\n")
+        result = subprocess.run([python, "-c", parse], input=self.agent.metrics(),
+                                capture_output=True, text=True, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        families, samples = map(int, result.stdout.split())
+        self.assertGreater(families, 100, "every exporter's families")
+        self.assertGreater(samples, families)
+
+    # The Flagger template's query, its variables filled in, gives exactly one value.
+    def test_the_flagger_query_returns_one_value(self):
+        text = FLAGGER.read_text()
+        query = text[text.index("query: |") + len("query: |"):]
+        query = (query.replace("{{ namespace }}", FLAGGER_NAMESPACE)
+                 .replace("{{ target }}", FLAGGER_TARGET).replace("{{ interval }}", "1m"))
+        result = []
+        deadline = time.monotonic() + DATA_TIMEOUT
+        while not result and time.monotonic() < deadline:
+            result = self.prom.query(query)
+            time.sleep(0.2 if not result else 0)
+        self.assertEqual(len(result), 1, result)
+        self.assertEqual(float(result[0]["value"][1]), 100.0)  # the canary's port accepts
 
     def test_every_alert_expression_returns_data(self):
         alerts = [r for r in rules_check.read_rules(RULES.read_text()) if r["kind"] == "alert"]
