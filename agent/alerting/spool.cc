@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
 #include <sys/stat.h>  // mkdir
 #include <unistd.h>
 #include <zlib.h>
@@ -253,6 +254,7 @@ Spool::Spool(std::string path, uint64_t max_bytes)
 
 Spool::~Spool() {
   if (fd_ >= 0) close(fd_);
+  if (lock_fd_ >= 0) close(lock_fd_);  // releases the lock
 }
 
 Result<std::unique_ptr<Spool>> Spool::Open(const std::string& path, uint64_t max_bytes,
@@ -261,17 +263,39 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& path, uint64_t max
   if (report == nullptr) report = &unused;
   *report = SpoolLoadReport();
   if (Status made = MakeParentDirectories(path); !made.ok()) return made;
+  // One writer per spool: a second agent (or a test) on the same path would interleave records
+  // and compact away the other's. The lock is on a file of its own, which compaction's rename
+  // never replaces; the kernel drops it when the process dies, SIGKILL included.
+  const std::string lock_path = path + ".lock";
+  const int lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0) {
+    return Status::Error(
+        fmt::format("spool {}: {} (opening {})", path, std::strerror(errno), lock_path));
+  }
+  if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    close(lock_fd);
+    return Status::Error(fmt::format(
+        "spool {}: {}", path,
+        error == EWOULDBLOCK ? "in use by another process (another sre-agent on the same path?)"
+                             : std::strerror(error)));
+  }
   Result<std::string> data = ReadWhole(path);
-  if (!data.ok()) return data.status();
+  if (!data.ok()) {
+    close(lock_fd);
+    return data.status();
+  }
   Loaded loaded = Parse(*data, report);
   // Compaction would replace whatever file `path` names: refuse one that never was a spool.
   const size_t magic = std::min(data->size(), sizeof(kMagic));
   if (!loaded.any_record && data->compare(0, magic, kMagic, magic) != 0) {
+    close(lock_fd);
     return Status::Error(fmt::format(
         "spool {}: not a spool file (no valid record in {} bytes); refusing to overwrite it", path,
         data->size()));
   }
   std::unique_ptr<Spool> spool(new Spool(path, max_bytes));
+  spool->lock_fd_ = lock_fd;
   spool->last_id_ = loaded.last_id;
   spool->pending_ = std::move(loaded.pending);
   for (const auto& [id, entry] : spool->pending_) spool->pending_bytes_ += EntryRecordBytes(entry);

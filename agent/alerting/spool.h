@@ -58,7 +58,8 @@ class Spool {
   /// the oldest if they pass `max_bytes`, and rewrites the file compactly (temp file, fsync,
   /// rename, fsync of the directory) so skipped bytes do not stay. `report` may be null.
   /// Errors name the path and the errno text; a non-empty file with no valid record that does
-  /// not start like a spool is refused rather than overwritten (a misconfigured path).
+  /// not start like a spool is refused rather than overwritten (a misconfigured path), and so is
+  /// a spool another process holds open (an exclusive flock on `path.lock`).
   static Result<std::unique_ptr<Spool>> Open(const std::string& path, uint64_t max_bytes,
                                              SpoolLoadReport* report);
 
@@ -97,7 +98,8 @@ class Spool {
 
   std::string path_;
   uint64_t max_bytes_;
-  int fd_ = -1;  // O_APPEND, on the current file
+  int fd_ = -1;       // O_APPEND, on the current file
+  int lock_fd_ = -1;  // `path.lock`, flock'ed while this spool is open
   uint64_t file_bytes_ = 0;
   uint64_t pending_bytes_ = 0;
   uint64_t last_id_ = 0;                    // the largest id ever seen or issued

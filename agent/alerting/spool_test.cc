@@ -325,3 +325,27 @@ TEST_F(SpoolTest, AFileThatIsNotASpoolIsNotOverwritten) {
 
 }  // namespace
 }  // namespace sre::alerting
+
+namespace sre::alerting {
+namespace {
+
+// Two agents on one spool would interleave and compact away each other's records: the second
+// is refused while the first holds it, and gets it once the first is gone.
+TEST(SpoolLockTest, ASecondOpenOfTheSamePathIsRefusedWhileTheFirstHoldsIt) {
+  std::string templ = (std::filesystem::temp_directory_path() / "sre-spool-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(templ.data()), nullptr);
+  const std::string path = templ + "/spool";
+  {
+    auto first = Spool::Open(path, 1 << 20, nullptr);
+    ASSERT_TRUE(first.ok()) << first.status().message();
+    auto second = Spool::Open(path, 1 << 20, nullptr);
+    ASSERT_FALSE(second.ok());
+    EXPECT_NE(second.status().message().find("in use by another process"), std::string::npos)
+        << second.status().message();
+  }
+  EXPECT_TRUE(Spool::Open(path, 1 << 20, nullptr).ok());
+  std::filesystem::remove_all(templ);
+}
+
+}  // namespace
+}  // namespace sre::alerting
