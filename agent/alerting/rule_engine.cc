@@ -30,6 +30,8 @@ void RuleEngine::Configure(std::shared_ptr<const AlertingConfig> config) {
   // The old states refer to the old config's rules: both go together.
   states_ = std::move(states);
   config_ = std::move(config);
+  // Without rules nothing reads the sources: no second copy of every check's families.
+  if (states_.empty()) sources_.clear();
 }
 
 void RuleEngine::SetSource(const std::string& source,

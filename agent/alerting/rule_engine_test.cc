@@ -97,6 +97,17 @@ TEST_F(RuleEngineTest, AReloadKeepsTheStateOfUnchangedRules) {
   EXPECT_EQ(At(9).size(), 1u);
 }
 
+// A reload that removes every rule drops the copies of the families, and alerts with them.
+TEST_F(RuleEngineTest, NoRulesNoCopies) {
+  engine_.Configure(Config(kRule));
+  engine_.SetSource("tcp/a", Up("a:1", 0));
+  At(0);
+  engine_.Configure(Config("rules: []\n"));
+  engine_.Configure(Config(kRule));
+  EXPECT_TRUE(At(1).empty());
+  EXPECT_TRUE(engine_.Views().empty());  // the source went with the rules: nothing matches
+}
+
 TEST_F(RuleEngineTest, ExportsPendingAndFiringAlertsLikePrometheusAlerts) {
   engine_.Configure(Config(kRule));
   engine_.SetSource("tcp/a", Up("a:1", 0));

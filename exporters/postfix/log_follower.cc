@@ -166,8 +166,19 @@ void CriDecoder::operator()(std::string_view record) {
     return;
   }
   const std::string_view content = record.substr(std::min(record.size(), stream_end + 3));
-  if (record[stream_end + 1] == 'P') {
-    if (partial_.size() + content.size() <= max_line_bytes_) partial_.append(content);
+  const bool last = record[stream_end + 1] == 'F';
+  // A line over the limit is dropped whole, as FileFollower drops one: keeping its first pieces
+  // and later ones that still fit would make a different line, with a hole in it.
+  if (!skipping_ && partial_.size() + content.size() > max_line_bytes_) {
+    skipping_ = true;
+    partial_.clear();
+  }
+  if (skipping_) {
+    skipping_ = !last;
+    return;
+  }
+  if (!last) {
+    partial_.append(content);
     return;
   }
   if (partial_.empty()) {

@@ -88,6 +88,7 @@ class CriDecoder {
   LineSink sink_;
   size_t max_line_bytes_;
   std::string partial_;
+  bool skipping_ = false;  // the line being reassembled passed the limit: dropped at its F
 };
 
 /// The log files matching a glob, each followed; files that appear later are read from their

@@ -113,6 +113,20 @@ TEST(CriDecoderTest, JoinsPartialRecords) {
                                              "", "not a CRI record"}));
 }
 
+// A line reassembled past the limit is dropped whole, never passed on with a piece missing.
+TEST(CriDecoderTest, ALineOverTheLimitIsDroppedWhole) {
+  std::vector<std::string> lines;
+  CriDecoder decode([&](std::string_view line) { lines.emplace_back(line); }, 10);
+  decode("t stdout P 12345678");
+  decode("t stdout P 123");  // past 10 bytes: the line is dropped
+  decode("t stdout P 1");    // would fit again: still the same line, still dropped
+  decode("t stdout F 2");
+  decode("t stdout P 12345");
+  decode("t stdout F 67890x");  // the last piece takes it past the limit
+  decode("t stdout F whole");
+  EXPECT_EQ(lines, std::vector<std::string>{"whole"});
+}
+
 TEST(GlobFollowerTest, FilesFoundLaterAreReadWhole) {
   testing::TempDir dir;
   std::ofstream(dir.path() + "/a.log") << "a old\n";
