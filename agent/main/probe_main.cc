@@ -114,6 +114,8 @@ int RunCommand(const ProbeCommand& command, const ExporterRegistry& registry,
   SystemClock clock;
   Logger log(LogLevel::kError, LogFormat::kLogfmt, stderr, clock);
   ProbeRuns runs{command.name, {}, {}, *count > 1};
+  // Text of a repetition: each run printed as it ends, like ping; the summary follows.
+  const bool streamed = runs.repeated && *format == OutputFormat::kText;
   for (int i = 0; i < *count; ++i) {
     if (i > 0) std::this_thread::sleep_for(*interval);  // the pace asked for, as ping's -i
     const TimePoint start = clock.Now();
@@ -122,15 +124,13 @@ int RunCommand(const ProbeCommand& command, const ExporterRegistry& registry,
     runs.reports.push_back({command.exporter, spec->settings.check, spec->target,
                             std::move(*result), clock.Now() - start});
     runs.codes.push_back(Evaluate(runs.reports.back(), {*warning, *critical}));
-    if (runs.repeated && *format == OutputFormat::kText) {
-      // Each run as it happens, like ping; the summary follows at the end.
+    if (streamed) {
       std::fputs(RenderLine(runs.reports.back(), runs.codes.back(), UseColor()).c_str(), stdout);
       std::fflush(stdout);
     }
   }
-  std::string out = Render(runs, *format, UseColor());
-  if (runs.repeated && *format == OutputFormat::kText) out = out.substr(out.rfind("---"));
-  std::fputs(out.c_str(), stdout);
+  std::fputs((streamed ? RenderRepeatSummary(runs) : Render(runs, *format, UseColor())).c_str(),
+             stdout);
   return static_cast<int>(Worst(runs.codes));
 }
 

@@ -272,6 +272,10 @@ std::string RenderNagios(const ProbeRuns& runs, const Summary& s) {
 
 }  // namespace
 
+std::string RenderRepeatSummary(const ProbeRuns& runs) {
+  return TextSummary(runs, Summarise(runs));
+}
+
 std::string Render(const ProbeRuns& runs, OutputFormat format, bool color) {
   const Summary summary = Summarise(runs);
   switch (format) {

@@ -47,6 +47,9 @@ struct ProbeRuns {
 /// One run's line of text output (no observations): what `--count` prints as each run ends.
 std::string RenderLine(const ProbeReport& report, ExitCode code, bool color);
 
+/// The summary line that ends `--count`'s text output (ping's `--- ...` line).
+std::string RenderRepeatSummary(const ProbeRuns& runs);
+
 /// The worst of `codes` (critical over warning over OK; unknown worst of all); OK when empty.
 ExitCode Worst(const std::vector<ExitCode>& codes);
 

@@ -120,21 +120,35 @@ def label_names(expr):
     return names
 
 
-def exported_names():
-    """Names the agent can export: string literals of its sources, series of the golden files."""
-    names = set()
+def exported_metrics():
+    """{name: type or None} the agent can export: string literals of its sources (typed where a
+    MetricSet call names it), and the series of the golden files (typed by their # TYPE)."""
+    names = {}
     for top in ("agent", "exporters"):
         for path in (ROOT / top).rglob("*"):
             if path.suffix not in (".cc", ".h") or path.name.endswith("_test.cc"):
                 continue
             if path.name.startswith("fake_"):
                 continue
-            names.update(re.findall(r'"([a-zA-Z_:][a-zA-Z0-9_:]*)"', path.read_text()))
+            text = path.read_text()
+            for name in re.findall(r'"([a-zA-Z_:][a-zA-Z0-9_:]*)"', text):
+                names.setdefault(name, None)
+            typed = r'\.(Gauge|Counter|Histogram|Summary)\(\s*"([a-z_:][a-z0-9_:]*)"'
+            for kind, name in re.findall(typed, text):
+                names[name] = kind.lower()
     for path in ROOT.glob("exporters/*/testdata/*.prom"):
         for line in path.read_text().splitlines():
-            if line and not line.startswith("#"):
-                names.add(re.split(r"[{ ]", line, 1)[0])
+            typed = re.match(r"# TYPE (\S+) (\S+)", line)
+            if typed:
+                names[typed.group(1)] = typed.group(2)
+            elif line and not line.startswith("#"):
+                names.setdefault(re.split(r"[{ ]", line, maxsplit=1)[0], None)
     return names
+
+
+def exported_names():
+    """The names alone."""
+    return set(exported_metrics())
 
 
 def is_exported(name, exported):

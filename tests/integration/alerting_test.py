@@ -228,12 +228,14 @@ class AlertingTest(unittest.TestCase):
     # sre-probe alert test: through the receiver of the agent's own config, and what came back.
     def test_sre_probe_alert_test_says_what_the_receiver_answered(self):
         manager = self.manager()
-        hook = WebhookSink(script=[400])
+        hook, sink = WebhookSink(script=[400]), WebhookSink()
         self.addCleanup(hook.stop)
+        self.addCleanup(sink.stop)
         config = os.path.join(self.dir, "agent.yaml")
         with open(config, "w") as f:
             f.write(rule_config(["127.0.0.1:1"], am_receiver(manager.url) +
                                 webhook_receiver(hook.url) +
+                                f"    - {{name: sink, type: webhook, url: \"{sink.url}\"}}\n" +
                                 "    - {name: down, type: alertmanager, urls: [\"http://127.0.0.1:1\"]}\n",
                                 self.spool))
 
@@ -247,8 +249,12 @@ class AlertingTest(unittest.TestCase):
         self.assertEqual((report["check"], report["target"], report["status"]),
                          ("am", "alertmanager", "OK"))
         self.assertIn("Alertmanager answered HTTP 200", report["message"])
-        # Sent firing, then resolved: Alertmanager no longer shows it as active.
-        self.assertEqual(manager.alerts(alertname="SreProbeTest"), [])
+
+        # Firing, then resolved (so a PagerDuty test leaves no incident open): what a receiver
+        # that records them got.
+        self.assertEqual(probe("test", "sink").returncode, 0)
+        self.assertEqual([a["status"] for a in sink.alerts(alertname="SreProbeTest")],
+                         ["firing", "resolved"])
 
         result = probe("test", "hook")
         self.assertEqual(result.returncode, 2)
@@ -262,7 +268,7 @@ class AlertingTest(unittest.TestCase):
         result = probe("test", "nope")
         self.assertEqual(result.returncode, 3)
         self.assertIn('no receiver named "nope"', result.stderr)
-        self.assertIn("am, hook, down", result.stderr)
+        self.assertIn("am, hook, sink, down", result.stderr)
 
     # Slack and PagerDuty (stand-ins that check the documented fields): a 429 with Retry-After
     # and a 503 are retried; the alert fires and resolves at both, PagerDuty with one dedup_key.

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "dashboards/prometheus"))
+import check as rules_check  # noqa: E402  (the one list of what the agent exports)
 DATADOG = ROOT / "dashboards/datadog"
 NAMESPACE = "sre_agent"
 failures = []
@@ -24,31 +26,6 @@ failures = []
 def check(ok, message):
     if not ok:
         failures.append(message)
-
-
-def exported():
-    """{name: type or None} the agent can export."""
-    names = {}
-    for top in ("agent", "exporters"):
-        for path in (ROOT / top).rglob("*"):
-            if path.suffix not in (".cc", ".h") or path.name.endswith("_test.cc"):
-                continue
-            if path.name.startswith("fake_"):
-                continue
-            text = path.read_text()
-            for name in re.findall(r'"([a-zA-Z_:][a-zA-Z0-9_:]*)"', text):
-                names.setdefault(name, None)
-            typed = r'\.(Gauge|Counter|Histogram|Summary)\(\s*"([a-z_:][a-z0-9_:]*)"'
-            for kind, name in re.findall(typed, text):
-                names[name] = kind.lower()
-    for path in ROOT.glob("exporters/*/testdata/*.prom"):
-        for line in path.read_text().splitlines():
-            m = re.match(r"# TYPE (\S+) (\S+)", line)
-            if m:
-                names[m.group(1)] = m.group(2)
-            elif line and not line.startswith("#"):
-                names.setdefault(re.split(r"[{ ]", line, maxsplit=1)[0], None)
-    return names
 
 
 def queries(node):
@@ -171,7 +148,7 @@ def check_instances():
 
 
 def main():
-    check_dashboards(exported())
+    check_dashboards(rules_check.exported_metrics())
     check_instances()
     for f in failures:
         print(f"FAIL: {f}", file=sys.stderr)
