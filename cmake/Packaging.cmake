@@ -1,7 +1,7 @@
 # The Debian package (issue 9): install rules, CPack's DEB settings and the test that installs it.
 # Build it with `cpack -G DEB` in the build directory; packaging/README.md says what it holds.
 
-if(SRE_SANITIZE)
+if(SRE_SANITIZE OR SRE_TSAN)
   # An ASan/UBSan binary needs the sanitizer runtime and is slow: never ship one. Without
   # CPackConfig.cmake, `cpack` in this build directory fails instead of packaging it.
   message(STATUS "Packaging: off in a sanitizer build (SRE_SANITIZE=ON); use the release preset")

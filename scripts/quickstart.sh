@@ -11,7 +11,7 @@ preset="${2:-release}"
 case "$mode" in
   run) bash scripts/setup.sh build ;;
   test) bash scripts/setup.sh test ;;
-  *) echo "usage: $0 run|test [release|debug|asan-ubsan]" >&2; exit 3 ;;
+  *) echo "usage: $0 run|test [release|debug|asan-ubsan|tsan]" >&2; exit 3 ;;
 esac
 
 # Paths relative to the checkout, so another clone (CI's) reuses the same ccache entries.

@@ -8,7 +8,7 @@ profile="${1:-build}"
 # dpkg-dev: dpkg-shlibdeps, which `cpack -G DEB` runs for the package's Depends.
 build_packages=(
   build-essential cmake ninja-build pkg-config ccache git dpkg-dev
-  prometheus-cpp-dev libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libc-ares-dev
+  prometheus-cpp-dev libmicrohttpd-dev libgnutls28-dev libcrypt-dev libcurl4-openssl-dev libc-ares-dev
   libssl-dev nlohmann-json3-dev libfmt-dev libyaml-cpp-dev zlib1g-dev libre2-dev libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )

@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <atomic>
+#include <charconv>
 #include <cstdio>
 #include <iostream>
 
@@ -18,6 +20,7 @@
 #include "agent/runtime/probe_modules.h"
 #include "agent/server/agent_endpoints.h"
 #include "agent/server/http_server.h"
+#include "agent/server/web_config.h"
 #include "exporters/builtin.h"
 
 namespace sre {
@@ -34,6 +37,11 @@ const std::vector<cli::FlagSpec>& AgentFlags() {
       {"web.listen-address", "ADDR",
        "address to serve on: :PORT (every IPv4 interface), IP:PORT or [IPv6]:PORT", kDefaultListen,
        true},
+      {"web.config.file", "FILE",
+       "TLS, basic auth and headers, in the Prometheus exporter toolkit's web config format "
+       "(docs/security.md); re-read on SIGHUP and /-/reload"},
+      {"web.max-connections", "N", "concurrent connections per listen address; more are refused",
+       "1024"},
       {"web.telemetry-path", "PATH", "path of the metrics endpoint", "/metrics"},
       {"web.enable-openmetrics", "",
        "serve OpenMetrics 1.0.0 to clients that ask for it (counters then end in _total)"},
@@ -41,7 +49,7 @@ const std::vector<cli::FlagSpec>& AgentFlags() {
       {"log.format", "FORMAT", "logfmt or json", "logfmt"},
       {"describe", "EXPORTER",
        "print an exporter's configuration keys and exit ('agent', 'probe' and 'alerting' for "
-       "those sections)"},
+       "those sections, 'web' for --web.config.file)"},
       {"version", "", "print version and revision and exit"},
       {"help", "", "show this help"},
   };
@@ -63,6 +71,10 @@ int Describe(const ExporterRegistry& registry, const std::string& name) {
     std::fputs(DescribeProbeSection(registry).c_str(), stdout);
     return 0;
   }
+  if (name == "web") {
+    std::fputs(server::DescribeWebConfig().c_str(), stdout);
+    return 0;
+  }
   if (name == "alerting") {
     std::fputs(config::RenderDescription("alerting", alerting::AlertingSchema().Describe()).c_str(),
                stdout);
@@ -70,7 +82,7 @@ int Describe(const ExporterRegistry& registry, const std::string& name) {
   }
   const ExporterFactory* factory = registry.Find(name);
   if (factory == nullptr) {
-    std::string names = "agent, probe, alerting";
+    std::string names = "agent, probe, alerting, web";
     for (const auto& n : registry.Names()) names += ", " + n;
     return Usage(
         fmt::format("--describe: unknown exporter \"{}\"; expected one of: {}", name, names));
@@ -83,11 +95,22 @@ int Describe(const ExporterRegistry& registry, const std::string& name) {
   return 0;
 }
 
-std::string BrowsableUrl(const std::string& bound) {
+std::string BrowsableUrl(const std::string& bound, bool tls) {
+  const std::string scheme = tls ? "https://" : "http://";
   // "0.0.0.0:8944" cannot be browsed to; localhost can.
-  if (bound.starts_with("0.0.0.0:")) return "http://localhost:" + bound.substr(8);
-  if (bound.starts_with("[::]:")) return "http://localhost:" + bound.substr(5);
-  return "http://" + bound;
+  if (bound.starts_with("0.0.0.0:")) return scheme + "localhost:" + bound.substr(8);
+  if (bound.starts_with("[::]:")) return scheme + "localhost:" + bound.substr(5);
+  return scheme + bound;
+}
+
+bool ParseCount(const std::string& text, unsigned& out) {
+  unsigned value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value < 1 || value > 1000000) {
+    return false;
+  }
+  out = value;
+  return true;
 }
 
 int Run(int argc, char** argv) {
@@ -110,6 +133,7 @@ int Run(int argc, char** argv) {
   if (flags->Has("describe")) return Describe(registry, flags->Get("describe"));
 
   const std::string config_file = flags->Get("config.file", "/etc/sre-agent/sre-agent.yaml");
+  const std::string web_config_file = flags->Get("web.config.file");
   if (flags->Get("config.check") == "true") {
     auto config = LoadAgentConfig(config_file, registry);
     if (!config.ok()) {
@@ -118,6 +142,13 @@ int Run(int argc, char** argv) {
     }
     std::printf("%s: valid, %zu check%s\n", config_file.c_str(), config->instances.size(),
                 config->instances.size() == 1 ? "" : "s");
+    if (web_config_file.empty()) return 0;
+    auto web = server::LoadWebConfig(web_config_file);
+    if (!web.ok()) {
+      std::fprintf(stderr, "%s\n", web.status().message().c_str());
+      return 1;
+    }
+    std::printf("%s: valid\n", web_config_file.c_str());
     return 0;
   }
   const auto level = ParseLogLevel(flags->Get("log.level", "info"));
@@ -155,24 +186,57 @@ int Run(int argc, char** argv) {
     return 1;
   }
   server::HttpServerOptions server_options;
+  unsigned max_connections = 0;
+  if (!ParseCount(flags->Get("web.max-connections", "1024"), max_connections)) {
+    return Usage("--web.max-connections: expected a number from 1 to 1000000");
+  }
+  server_options.connection_limit = max_connections;
+  if (!web_config_file.empty()) {
+    auto web = server::LoadWebConfig(web_config_file);
+    if (!web.ok()) {
+      log.Error("cannot start: invalid web config", {{"error", web.status().message()}});
+      return 1;
+    }
+    server_options.security = std::move(web).value();
+  }
   server_options.listen_addresses = flags->GetAll("web.listen-address");
   if (server_options.listen_addresses.empty()) server_options.listen_addresses = {kDefaultListen};
   server_options.error_log = [&log](std::string_view message) {
     log.WarnLimited("http server", {{"error", std::string(message)}});
   };
-  server::Routes routes = server::AgentRoutes(
-      agent, clock,
-      {telemetry_path, flags->Get("web.enable-openmetrics") == "true", kVersion, kRevision});
-  auto server =
+  // Set once the server runs; read by /-/reload on a server thread, hence atomic.
+  std::atomic<server::HttpServer*> running_server = nullptr;
+  // SIGHUP and POST /-/reload re-read both files; a bad one keeps its old settings running.
+  auto reload = [&]() -> Status {
+    Status agent_status = agent.Reload();
+    server::HttpServer* http = running_server.load();
+    if (web_config_file.empty() || http == nullptr) return agent_status;
+    Result<server::ServerSecurity> web = server::LoadWebConfig(web_config_file);
+    Status web_status = web.ok() ? http->Reload(std::move(web).value()) : web.status();
+    if (!web_status.ok()) {
+      log.Error("web config rejected, the previous one keeps running",
+                {{"error", web_status.message()}});
+    }
+    return agent_status.ok() ? web_status : agent_status;
+  };
+  server::EndpointOptions endpoint_options{
+      telemetry_path, flags->Get("web.enable-openmetrics") == "true", kVersion, kRevision};
+  endpoint_options.reload = reload;
+  server::Routes routes = server::AgentRoutes(agent, clock, std::move(endpoint_options));
+  auto started =
       server::HttpServer::Start(server_options, std::move(routes.sync), std::move(routes.async));
-  if (!server.ok()) {
-    log.Error("cannot start the HTTP server", {{"error", server.status().message()}});
+  if (!started.ok()) {
+    log.Error("cannot start the HTTP server", {{"error", started.status().message()}});
     return 1;
   }
-  for (const std::string& bound : (*server)->bound_addresses()) {
+  std::unique_ptr<server::HttpServer> server = std::move(started).value();
+  running_server = server.get();
+  const bool tls = server_options.security.tls != nullptr;
+  for (const std::string& bound : server->bound_addresses()) {
     log.Info("listening", {{"address", bound},
-                           {"page", BrowsableUrl(bound) + "/"},
-                           {"metrics", BrowsableUrl(bound) + telemetry_path}});
+                           {"tls", tls ? "true" : "false"},
+                           {"page", BrowsableUrl(bound, tls) + "/"},
+                           {"metrics", BrowsableUrl(bound, tls) + telemetry_path}});
   }
   log.Info("sre-agent started", {{"version", kVersion}, {"config", config_file}});
 
@@ -180,13 +244,14 @@ int Run(int argc, char** argv) {
     int signal_number = 0;
     sigwait(&signals, &signal_number);
     if (signal_number == SIGHUP) {
-      agent.Reload();
+      reload();
       continue;
     }
     log.Info("shutting down", {{"signal", strsignal(signal_number)}});
     break;
   }
-  server->reset();  // stop taking requests before the checks go away
+  running_server = nullptr;
+  server.reset();  // stop taking requests before the checks go away
   agent.Stop();
   log.Info("stopped");
   return 0;

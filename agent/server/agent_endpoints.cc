@@ -123,9 +123,9 @@ Routes AgentRoutes(Agent& agent, const Clock& clock, EndpointOptions options) {
     return HttpResponse::Text(503,
                               "sre-agent is not ready: the first round of checks is running.\n");
   };
-  routes["/-/reload"] = [&agent](const HttpRequest& request) {
+  routes["/-/reload"] = [&agent, reload = options.reload](const HttpRequest& request) {
     if (request.method != "POST") return MethodNotAllowed("POST");
-    Status status = agent.Reload();
+    Status status = reload ? reload() : agent.Reload();
     if (status.ok()) return HttpResponse::Text(200, "configuration reloaded\n");
     return HttpResponse::Text(
         500, "configuration rejected, the previous one keeps running: " + status.message() + "\n");

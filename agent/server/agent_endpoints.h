@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -16,6 +17,8 @@ struct EndpointOptions {
   std::string version;
   std::string revision;
   ProbeEndpointOptions probe{};
+  /// What POST /-/reload does; unset: `agent.Reload()`. Called on a server thread.
+  std::function<Status()> reload{};
 };
 
 /// Routes for HttpServer::Start: synchronous and asynchronous handlers by path.

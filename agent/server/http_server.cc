@@ -1,15 +1,14 @@
 #include "agent/server/http_server.h"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
+#include <atomic>
 #include <charconv>
+#include <chrono>
+#include <condition_variable>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
@@ -19,7 +18,10 @@
 #include <mutex>
 #include <optional>
 #include <set>
-#include <system_error>
+#include <thread>
+
+#include "agent/server/listen_socket.h"
+#include "agent/server/work_queue.h"
 
 namespace sre::server {
 
@@ -43,134 +45,10 @@ HttpResponse HttpResponse::Html(int status, std::string html) {
 
 namespace {
 
-std::string ErrnoText(int error) {
-  return std::error_code(error, std::generic_category()).message();
-}
-
-/// A listen address parsed into a socket address.
-struct ListenAddress {
-  sockaddr_storage storage{};
-  socklen_t length = 0;
-};
-
-Result<uint16_t> ParsePort(std::string_view text) {
-  unsigned value = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || text.size() > 5 || error != std::errc() || end != text.data() + text.size() ||
-      value > 65535) {
-    return Status::Error("port must be a number from 0 to 65535");
-  }
-  return static_cast<uint16_t>(value);
-}
-
-/// ":PORT" (every IPv4 interface), "IPV4:PORT", "localhost:PORT", "[IPV6]:PORT".
-Result<ListenAddress> ParseListenAddress(const std::string& text) {
-  auto fail = [&](std::string_view why) {
-    return Status::Error(fmt::format("listen address \"{}\": {}", text, why));
-  };
-  std::string host;
-  std::string_view port_text;
-  bool bracketed = false;
-  if (!text.empty() && text.front() == '[') {
-    size_t close = text.find(']');
-    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return fail("expected [IPv6]:port");
-    }
-    host = text.substr(1, close - 1);
-    port_text = std::string_view(text).substr(close + 2);
-    bracketed = true;
-  } else {
-    size_t colon = text.rfind(':');
-    if (colon == std::string::npos) return fail("missing port: expected host:port or :port");
-    host = text.substr(0, colon);
-    port_text = std::string_view(text).substr(colon + 1);
-    if (host.find(':') != std::string::npos) {
-      return fail("an IPv6 address needs brackets, as in [::1]:9101");
-    }
-  }
-  Result<uint16_t> port = ParsePort(port_text);
-  if (!port.ok()) return fail(port.status().message());
-
-  ListenAddress address;
-  if (bracketed) {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&address.storage);
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(*port);
-    if (inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr) != 1) {
-      return fail("not an IPv6 address");
-    }
-    address.length = sizeof(sockaddr_in6);
-    return address;
-  }
-  auto* in4 = reinterpret_cast<sockaddr_in*>(&address.storage);
-  in4->sin_family = AF_INET;
-  in4->sin_port = htons(*port);
-  if (host.empty()) {
-    in4->sin_addr.s_addr = htonl(INADDR_ANY);
-  } else if (host == "localhost") {
-    in4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  } else if (inet_pton(AF_INET, host.c_str(), &in4->sin_addr) != 1) {
-    return fail("host must be an IP address or localhost");
-  }
-  address.length = sizeof(sockaddr_in);
-  return address;
-}
-
-/// "1.2.3.4:80" or "[::1]:80"; "" for another family.
-std::string FormatSocketAddress(const sockaddr* address) {
-  char host[INET6_ADDRSTRLEN] = {};
-  if (address == nullptr) return "";
-  if (address->sa_family == AF_INET) {
-    const auto* in4 = reinterpret_cast<const sockaddr_in*>(address);
-    if (inet_ntop(AF_INET, &in4->sin_addr, host, sizeof(host)) == nullptr) return "";
-    return fmt::format("{}:{}", host, ntohs(in4->sin_port));
-  }
-  if (address->sa_family == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(address);
-    if (inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host)) == nullptr) return "";
-    return fmt::format("[{}]:{}", host, ntohs(in6->sin6_port));
-  }
-  return "";
-}
-
-/// A bound, listening, non-blocking socket and the address it got.
-struct ListenSocket {
-  int fd = -1;
-  std::string bound_address;
-};
-
-Result<ListenSocket> OpenListenSocket(const std::string& text, const ListenAddress& address) {
-  auto fail = [&](std::string_view operation, int error) {
-    return Status::Error(fmt::format("listen {}: {}: {}", text, operation, ErrnoText(error)));
-  };
-  int family = address.storage.ss_family;
-  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return fail("socket", errno);
-  auto fail_and_close = [&](std::string_view operation) {
-    int error = errno;
-    close(fd);
-    return fail(operation, error);
-  };
-  int on = 1;
-  // A restarted agent must not wait for the old process's connections in TIME_WAIT. (On Linux
-  // this does not let two sockets listen on the same port.)
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0) {
-    return fail_and_close("setsockopt(SO_REUSEADDR)");
-  }
-  if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0) {
-    return fail_and_close("setsockopt(IPV6_V6ONLY)");
-  }
-  if (bind(fd, reinterpret_cast<const sockaddr*>(&address.storage), address.length) != 0) {
-    return fail_and_close("bind");
-  }
-  if (listen(fd, SOMAXCONN) != 0) return fail_and_close("listen");
-  sockaddr_storage bound{};
-  socklen_t length = sizeof(bound);
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length) != 0) {
-    return fail_and_close("getsockname");
-  }
-  return ListenSocket{fd, FormatSocketAddress(reinterpret_cast<const sockaddr*>(&bound))};
-}
+// How long a daemon replaced by a reload may finish its requests before it is stopped anyway.
+constexpr auto kRetireGrace = std::chrono::seconds(60);
+// Requests that may wait for a password check; more are answered 503 at once.
+constexpr size_t kVerifyQueueLength = 64;
 
 Status ValidateOptions(const HttpServerOptions& options,
                        const std::map<std::string, HttpHandler>& routes,
@@ -209,6 +87,7 @@ Status ValidateOptions(const HttpServerOptions& options,
 struct AsyncCall {
   std::mutex mutex;
   MHD_Connection* connection = nullptr;  // valid while the request is not completed
+  const void* generation = nullptr;      // the daemon generation serving the connection
   bool suspended = false;                // suspended and not resumed yet
   bool responded = false;                // the answer is decided; later responds are ignored
   std::optional<HttpResponse> response;  // the answer, until the resumed connection queues it
@@ -225,6 +104,21 @@ void Respond(AsyncCall& call, HttpResponse response) noexcept {
     call.suspended = false;
     MHD_resume_connection(call.connection);
   }
+}
+
+HttpResponse InternalError() { return HttpResponse::Text(500, "internal error\n"); }
+
+HttpResponse ShuttingDown() { return HttpResponse::Text(503, "the server is shutting down\n"); }
+
+HttpResponse Unauthorized() {
+  HttpResponse response = HttpResponse::Text(401, "Unauthorized\n");
+  response.headers.emplace_back("WWW-Authenticate", "Basic");
+  return response;
+}
+
+bool SameTls(const std::shared_ptr<const TlsSettings>& a,
+             const std::shared_ptr<const TlsSettings>& b) {
+  return a == b || (a != nullptr && b != nullptr && *a == *b);
 }
 
 /// libmicrohttpd's free callback for a body it was given without copying.
@@ -268,6 +162,19 @@ MHD_Result CollectHeader(void* cls, MHD_ValueKind, const char* key, size_t key_s
 /// Everything the libmicrohttpd callbacks reach through their `cls` pointer. It outlives the
 /// daemons: the destructor stops them first.
 struct HttpServer::Impl {
+  /// One libmicrohttpd daemon serving one listen socket with one set of TLS settings. A reload
+  /// with new TLS settings starts a new generation per socket and retires the old ones.
+  struct Generation {
+    Impl* impl = nullptr;
+    std::string address;  // as listed, for messages
+    int listen_fd = -1;
+    std::shared_ptr<const TlsSettings> tls;
+    MHD_Daemon* daemon = nullptr;
+    std::atomic<bool> retired{false};
+    std::chrono::steady_clock::time_point stop_by{};  // guarded by generations_mutex
+    bool stopping = false;                            // guarded by suspended_mutex
+  };
+
   /// Per request, from the first call of the access handler to the completion callback.
   struct RequestState {
     // Both nullptr once answered early (404, 413).
@@ -284,100 +191,253 @@ struct HttpServer::Impl {
        std::map<std::string, AsyncHttpHandler> async_routes_in)
       : options(std::move(options_in)),
         routes(std::move(routes_in)),
-        async_routes(std::move(async_routes_in)) {}
-  ~Impl() {
-    // libmicrohttpd must not be stopped with suspended connections: resume each (it is then
-    // answered 503, or closed if the daemon stops first) and suspend no more.
-    std::vector<std::shared_ptr<AsyncCall>> calls;
-    {
-      std::lock_guard lock(suspended_mutex);
-      stopping = true;
-      calls.assign(suspended.begin(), suspended.end());
-    }
-    for (const auto& call : calls) {
-      std::lock_guard lock(call->mutex);
-      if (!call->suspended) continue;
-      if (!call->responded) {
-        call->responded = true;
-        call->response = ShuttingDown();
-      }
-      call->suspended = false;
-      MHD_resume_connection(call->connection);
-    }
-    for (MHD_Daemon* daemon : daemons) MHD_stop_daemon(daemon);
-  }
+        async_routes(std::move(async_routes_in)),
+        security(std::make_shared<const ServerSecurity>(options.security)) {}
+  ~Impl();
 
-  Result<MHD_Daemon*> StartDaemon(const std::string& address, int listen_fd);
+  Result<std::unique_ptr<Generation>> StartGeneration(const std::string& address, int listen_fd,
+                                                      std::shared_ptr<const TlsSettings> tls);
+  void StopGeneration(Generation& generation);
+  Status Reload(ServerSecurity next);
+  void ReapRetired();
+  void ResumeSuspended(const Generation* only);
+  std::shared_ptr<const ServerSecurity> Security() const {
+    std::lock_guard lock(security_mutex);
+    return security;
+  }
 
   static MHD_Result OnRequest(void* cls, MHD_Connection* connection, const char* url,
                               const char* method, const char* version, const char* upload_data,
                               size_t* upload_data_size, void** request_state) noexcept;
   static void OnRequestCompleted(void* cls, MHD_Connection* connection, void** request_state,
                                  MHD_RequestTerminationCode termination) noexcept;
+  static void OnConnection(void* cls, MHD_Connection* connection, void** socket_context,
+                           MHD_ConnectionNotificationCode code) noexcept;
+  static int VerifyClientCertificate(gnutls_session_t session) noexcept;
   static void OnLog(void* cls, const char* format, va_list args) noexcept;
 
-  MHD_Result Answer(MHD_Connection* connection, const char* url, const char* method,
-                    RequestState& state);
-  MHD_Result AnswerAsync(MHD_Connection* connection, const HttpRequest& request,
-                         RequestState& state);
-  MHD_Result AnswerResumed(MHD_Connection* connection, RequestState& state);
-  MHD_Result Queue(MHD_Connection* connection, const HttpResponse& response);
+  MHD_Result Answer(Generation& generation, MHD_Connection* connection, const char* url,
+                    const char* method, RequestState& state);
+  MHD_Result AnswerAsync(Generation& generation, MHD_Connection* connection,
+                         const HttpRequest& request, RequestState& state,
+                         const AsyncHttpHandler& handler);
+  MHD_Result AnswerResumed(Generation& generation, MHD_Connection* connection, RequestState& state);
+  AsyncHttpHandler VerifyThenServe(std::shared_ptr<BasicAuth> auth, const RequestState& state);
+  HttpResponse CallHandler(const HttpHandler& handler, const HttpRequest& request) const;
+  void CallAsyncHandler(const AsyncHttpHandler& handler, const HttpRequest& request,
+                        const HttpRespond& respond) const;
+  MHD_Result Queue(const Generation& generation, MHD_Connection* connection,
+                   const HttpResponse& response);
   void Log(std::string_view message) const noexcept;
   HttpResponse BodyTooLarge() const {
     return HttpResponse::Text(
         413, fmt::format("request body too large (limit {} bytes)\n", options.max_request_body));
   }
-  static HttpResponse ShuttingDown() {
-    return HttpResponse::Text(503, "the server is shutting down\n");
-  }
 
   const HttpServerOptions options;
   const std::map<std::string, HttpHandler> routes;
   const std::map<std::string, AsyncHttpHandler> async_routes;
-  std::vector<MHD_Daemon*> daemons;
+
+  mutable std::mutex security_mutex;
+  std::shared_ptr<const ServerSecurity> security;  // guarded by security_mutex
+
+  // Checks a password with bcrypt off the server threads; reset first when stopping.
+  std::unique_ptr<WorkQueue> verify_queue = std::make_unique<WorkQueue>(kVerifyQueueLength);
+
+  std::mutex reload_mutex;  // one reload at a time
+  bool closed = false;      // guarded by reload_mutex: no reload once stopping
+  std::mutex generations_mutex;
+  std::vector<std::unique_ptr<Generation>> current;  // one per listen address
+  std::vector<std::unique_ptr<Generation>> retired;  // guarded by generations_mutex
+  std::condition_variable reaper_wake;               // with generations_mutex
+  bool reaper_stopping = false;                      // guarded by generations_mutex
+  std::thread reaper;                                // started by the first retirement
 
   std::mutex suspended_mutex;                      // taken before any AsyncCall::mutex
   bool stopping = false;                           // guarded by suspended_mutex
   std::set<std::shared_ptr<AsyncCall>> suspended;  // guarded by suspended_mutex
+
+  // The generation of the daemon thread running: every thread of a daemon serves only that
+  // daemon's connections, and GnuTLS's verify callback gets nothing but the session (whose user
+  // pointer libmicrohttpd uses itself). Set when a connection starts, before its handshake.
+  static thread_local const Generation* current_generation;
 };
 
-Result<MHD_Daemon*> HttpServer::Impl::StartDaemon(const std::string& address, int listen_fd) {
+thread_local const HttpServer::Impl::Generation* HttpServer::Impl::current_generation = nullptr;
+
+HttpServer::Impl::~Impl() {
+  {
+    // A reload running on a server thread finishes first; none starts after.
+    std::lock_guard lock(reload_mutex);
+    closed = true;
+  }
+  verify_queue.reset();  // answers the requests still waiting for a check
+  {
+    std::lock_guard lock(generations_mutex);
+    reaper_stopping = true;
+  }
+  reaper_wake.notify_all();
+  if (reaper.joinable()) reaper.join();
+  // libmicrohttpd must not be stopped with suspended connections: resume each (it is then
+  // answered 503, or closed if the daemon stops first) and suspend no more.
+  ResumeSuspended(nullptr);
+  for (auto* list : {&current, &retired}) {
+    for (auto& generation : *list) {
+      if (generation->daemon != nullptr) MHD_stop_daemon(generation->daemon);
+    }
+  }
+}
+
+void HttpServer::Impl::ResumeSuspended(const Generation* only) {
+  std::vector<std::shared_ptr<AsyncCall>> calls;
+  {
+    std::lock_guard lock(suspended_mutex);
+    if (only == nullptr) stopping = true;
+    for (const auto& call : suspended) {
+      std::lock_guard call_lock(call->mutex);
+      if (only == nullptr || call->generation == only) calls.push_back(call);
+    }
+  }
+  for (const auto& call : calls) {
+    std::lock_guard lock(call->mutex);
+    if (!call->suspended) continue;
+    if (!call->responded) {
+      call->responded = true;
+      call->response = ShuttingDown();
+    }
+    call->suspended = false;
+    MHD_resume_connection(call->connection);
+  }
+}
+
+Result<std::unique_ptr<HttpServer::Impl::Generation>> HttpServer::Impl::StartGeneration(
+    const std::string& address, int listen_fd, std::shared_ptr<const TlsSettings> tls) {
+  auto generation = std::make_unique<Generation>();
+  generation->impl = this;
+  generation->address = address;
+  generation->listen_fd = listen_fd;
+  generation->tls = std::move(tls);
   // Whole seconds, rounded up; libmicrohttpd takes an unsigned int.
   const int64_t timeout_seconds = std::clamp<int64_t>(
       std::chrono::ceil<std::chrono::seconds>(options.connection_timeout).count(), 1,
       std::numeric_limits<unsigned>::max());
-  MHD_OptionItem items[] = {
+  std::vector<MHD_OptionItem> items = {
       // First, or libmicrohttpd prints messages about the options before it to stderr.
       {MHD_OPTION_EXTERNAL_LOGGER, reinterpret_cast<intptr_t>(&Impl::OnLog), this},
       {MHD_OPTION_LISTEN_SOCKET, listen_fd, nullptr},
       {MHD_OPTION_CONNECTION_LIMIT, static_cast<intptr_t>(options.connection_limit), nullptr},
       {MHD_OPTION_CONNECTION_TIMEOUT, static_cast<intptr_t>(timeout_seconds), nullptr},
-      {MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(&Impl::OnRequestCompleted), this},
-      // Only with a pool: a pool size of 1 makes libmicrohttpd log a warning.
-      {options.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
-       static_cast<intptr_t>(options.threads), nullptr},
-      {MHD_OPTION_END, 0, nullptr},
+      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<intptr_t>(options.connection_memory),
+       nullptr},
+      {MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(&Impl::OnRequestCompleted),
+       generation.get()},
+      {MHD_OPTION_NOTIFY_CONNECTION, reinterpret_cast<intptr_t>(&Impl::OnConnection),
+       generation.get()},
   };
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-  if (!async_routes.empty()) flags |= MHD_ALLOW_SUSPEND_RESUME;
-  MHD_Daemon* daemon = MHD_start_daemon(flags, /*port=*/0,
-                                        /*apc=*/nullptr, /*apc_cls=*/nullptr, &Impl::OnRequest,
-                                        this, MHD_OPTION_ARRAY, items, MHD_OPTION_END);
-  if (daemon == nullptr) {
+  // Only with a pool: a pool size of 1 makes libmicrohttpd log a warning.
+  if (options.threads > 1) {
+    items.push_back({MHD_OPTION_THREAD_POOL_SIZE, static_cast<intptr_t>(options.threads), nullptr});
+  }
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                   MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;  // ITC: for MHD_quiesce_daemon
+  if (const TlsSettings* t = generation->tls.get()) {
+    flags |= MHD_USE_TLS;
+    // libmicrohttpd copies none of these: `generation->tls` keeps them alive as long as it.
+    items.push_back({MHD_OPTION_HTTPS_MEM_CERT, 0, const_cast<char*>(t->cert_pem.c_str())});
+    items.push_back({MHD_OPTION_HTTPS_MEM_KEY, 0, const_cast<char*>(t->key_pem.c_str())});
+    items.push_back({MHD_OPTION_HTTPS_PRIORITIES, 0, const_cast<char*>(t->priorities.c_str())});
+    if (!t->client_ca_pem.empty()) {
+      items.push_back({MHD_OPTION_HTTPS_MEM_TRUST, 0, const_cast<char*>(t->client_ca_pem.c_str())});
+    }
+  }
+  items.push_back({MHD_OPTION_END, 0, nullptr});
+  generation->daemon =
+      MHD_start_daemon(flags, /*port=*/0, /*apc=*/nullptr, /*apc_cls=*/nullptr, &Impl::OnRequest,
+                       generation.get(), MHD_OPTION_ARRAY, items.data(), MHD_OPTION_END);
+  if (generation->daemon == nullptr) {
     // libmicrohttpd 0.9.75 closes `listen_fd` on some failure paths (thread creation) and not on
     // others (option checks), so it is left alone here: a leaked descriptor in a process that
     // fails to start beats closing a number another thread may already reuse.
     return Status::Error(fmt::format(
-        "listen {}: libmicrohttpd failed to start (out of threads or memory?)", address));
+        "listen {}: libmicrohttpd failed to start (out of threads or memory, or TLS settings "
+        "GnuTLS refused?)",
+        address));
   }
-  return daemon;
+  return generation;
+}
+
+void HttpServer::Impl::StopGeneration(Generation& generation) {
+  {
+    std::lock_guard lock(suspended_mutex);
+    generation.stopping = true;
+  }
+  ResumeSuspended(&generation);
+  MHD_stop_daemon(generation.daemon);
+  generation.daemon = nullptr;
+}
+
+Status HttpServer::Impl::Reload(ServerSecurity next_in) {
+  auto next = std::make_shared<const ServerSecurity>(std::move(next_in));
+  std::lock_guard reload_lock(reload_mutex);
+  if (closed) return Status::Error("the server is shutting down");
+  if (!SameTls(Security()->tls, next->tls)) {
+    // Every new daemon first, so that a failure leaves the old ones serving.
+    std::vector<std::unique_ptr<Generation>> fresh;
+    for (const auto& old : current) {
+      Result<std::unique_ptr<Generation>> started =
+          StartGeneration(old->address, old->listen_fd, next->tls);
+      if (!started.ok()) {
+        for (auto& generation : fresh) {
+          MHD_quiesce_daemon(generation->daemon);  // so that stopping it keeps the socket open
+          MHD_stop_daemon(generation->daemon);
+        }
+        return started.status();
+      }
+      fresh.push_back(std::move(started).value());
+    }
+    std::lock_guard lock(generations_mutex);
+    const auto stop_by = std::chrono::steady_clock::now() + kRetireGrace;
+    for (size_t i = 0; i < current.size(); ++i) {
+      // Both daemons poll the socket until this returns; from then on only the new one accepts.
+      MHD_quiesce_daemon(current[i]->daemon);
+      current[i]->retired = true;
+      current[i]->stop_by = stop_by;
+      retired.push_back(std::exchange(current[i], std::move(fresh[i])));
+    }
+    if (!reaper.joinable()) reaper = std::thread(&Impl::ReapRetired, this);
+  }
+  std::lock_guard lock(security_mutex);
+  security = std::move(next);
+  return Status::Ok();
+}
+
+void HttpServer::Impl::ReapRetired() {
+  std::unique_lock lock(generations_mutex);
+  while (!reaper_stopping) {
+    // Polled: libmicrohttpd tells of no connection closing, and a retired daemon lives seconds.
+    reaper_wake.wait_for(lock, std::chrono::milliseconds(200));
+    std::vector<std::unique_ptr<Generation>> done;
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& generation : retired) {
+      const MHD_DaemonInfo* info =
+          MHD_get_daemon_info(generation->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+      if ((info != nullptr && info->num_connections == 0) || now >= generation->stop_by) {
+        done.push_back(std::move(generation));
+      }
+    }
+    std::erase(retired, nullptr);
+    lock.unlock();
+    for (auto& generation : done) StopGeneration(*generation);
+    lock.lock();
+  }
 }
 
 MHD_Result HttpServer::Impl::OnRequest(void* cls, MHD_Connection* connection, const char* url,
                                        const char* method, const char* /*version*/,
                                        const char* upload_data, size_t* upload_data_size,
                                        void** request_state) noexcept {
-  auto* self = static_cast<Impl*>(cls);
+  auto& generation = *static_cast<Generation*>(cls);
+  Impl* self = generation.impl;
   try {
     auto* state = static_cast<RequestState*>(*request_state);
     if (state == nullptr) {
@@ -387,7 +447,7 @@ MHD_Result HttpServer::Impl::OnRequest(void* cls, MHD_Connection* connection, co
       auto route = self->routes.find(url);
       auto async_route = self->async_routes.find(url);
       if (route == self->routes.end() && async_route == self->async_routes.end()) {
-        return self->Queue(connection, HttpResponse::Text(404, "404 page not found\n"));
+        return self->Queue(generation, connection, HttpResponse::Text(404, "404 page not found\n"));
       }
       const char* length =
           MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -396,7 +456,7 @@ MHD_Result HttpServer::Impl::OnRequest(void* cls, MHD_Connection* connection, co
           std::from_chars(length, length + std::strlen(length), declared).ec == std::errc() &&
           declared > self->options.max_request_body) {
         // Answered before the body is read: no "100 Continue", and the connection is closed.
-        return self->Queue(connection, self->BodyTooLarge());
+        return self->Queue(generation, connection, self->BodyTooLarge());
       }
       if (route != self->routes.end()) {
         state->handler = &route->second;
@@ -419,9 +479,9 @@ MHD_Result HttpServer::Impl::OnRequest(void* cls, MHD_Connection* connection, co
       return MHD_YES;
     }
     if (!state->routed()) return MHD_YES;  // Already answered.
-    if (state->call != nullptr) return self->AnswerResumed(connection, *state);
-    if (state->body_too_large) return self->Queue(connection, self->BodyTooLarge());
-    return self->Answer(connection, url, method, *state);
+    if (state->call != nullptr) return self->AnswerResumed(generation, connection, *state);
+    if (state->body_too_large) return self->Queue(generation, connection, self->BodyTooLarge());
+    return self->Answer(generation, connection, url, method, *state);
   } catch (...) {
     // Only our own bookkeeping can get here (out of memory): drop the connection.
     return MHD_NO;
@@ -431,7 +491,7 @@ MHD_Result HttpServer::Impl::OnRequest(void* cls, MHD_Connection* connection, co
 void HttpServer::Impl::OnRequestCompleted(void* cls, MHD_Connection* /*connection*/,
                                           void** request_state,
                                           MHD_RequestTerminationCode /*termination*/) noexcept {
-  auto* self = static_cast<Impl*>(cls);
+  Impl* self = static_cast<Generation*>(cls)->impl;
   auto* state = static_cast<RequestState*>(*request_state);
   if (state != nullptr && state->call != nullptr) {
     std::lock_guard registry_lock(self->suspended_mutex);
@@ -445,6 +505,61 @@ void HttpServer::Impl::OnRequestCompleted(void* cls, MHD_Connection* /*connectio
   }
   delete state;
   *request_state = nullptr;
+}
+
+void HttpServer::Impl::OnConnection(void* cls, MHD_Connection* connection, void** /*context*/,
+                                    MHD_ConnectionNotificationCode code) noexcept {
+  if (code != MHD_CONNECTION_NOTIFY_STARTED) return;
+  const auto* generation = static_cast<const Generation*>(cls);
+  current_generation = generation;
+  if (generation->tls == nullptr || generation->tls->client_auth == ClientAuth::kNone) return;
+  const MHD_ConnectionInfo* info =
+      MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+  if (info == nullptr || info->tls_session == nullptr) return;
+  auto session = static_cast<gnutls_session_t>(info->tls_session);
+  const TlsSettings& tls = *generation->tls;
+  // Before the handshake: a client without an acceptable certificate fails it, as with Go.
+  gnutls_certificate_server_set_request(
+      session, RequiresClientCert(tls.client_auth) ? GNUTLS_CERT_REQUIRE : GNUTLS_CERT_REQUEST);
+  if (VerifiesClientCert(tls.client_auth) || !tls.client_allowed_sans.empty()) {
+    gnutls_session_set_verify_function(session, &Impl::VerifyClientCertificate);
+  }
+}
+
+int HttpServer::Impl::VerifyClientCertificate(gnutls_session_t session) noexcept {
+  const Generation* generation = current_generation;
+  if (generation == nullptr || generation->tls == nullptr) return GNUTLS_E_CERTIFICATE_ERROR;
+  const TlsSettings& tls = *generation->tls;
+  unsigned count = 0;
+  const gnutls_datum_t* chain = gnutls_certificate_get_peers(session, &count);
+  if (count == 0) {
+    // No certificate: GNUTLS_CERT_REQUIRE already failed the handshake where one is required.
+    return tls.client_allowed_sans.empty() ? 0 : GNUTLS_E_CERTIFICATE_ERROR;
+  }
+  if (VerifiesClientCert(tls.client_auth)) {
+    unsigned status = 0;
+    if (gnutls_certificate_verify_peers2(session, &status) < 0 || status != 0) {
+      gnutls_datum_t text = {nullptr, 0};
+      if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text, 0) >= 0) {
+        generation->impl->Log(fmt::format("client certificate refused: {}",
+                                          reinterpret_cast<const char*>(text.data)));
+        gnutls_free(text.data);
+      }
+      return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
+    }
+  }
+  if (!tls.client_allowed_sans.empty()) {
+    const std::string_view der(reinterpret_cast<const char*>(chain[0].data), chain[0].size);
+    for (const std::string& san : CertificateSans(der)) {
+      if (std::find(tls.client_allowed_sans.begin(), tls.client_allowed_sans.end(), san) !=
+          tls.client_allowed_sans.end()) {
+        return 0;
+      }
+    }
+    generation->impl->Log("client certificate refused: none of its SANs is in client_allowed_sans");
+    return GNUTLS_E_CERTIFICATE_ERROR;
+  }
+  return 0;
 }
 
 void HttpServer::Impl::OnLog(void* cls, const char* format, va_list args) noexcept {
@@ -467,8 +582,35 @@ void HttpServer::Impl::Log(std::string_view message) const noexcept {
   }
 }
 
-MHD_Result HttpServer::Impl::Answer(MHD_Connection* connection, const char* url, const char* method,
-                                    RequestState& state) {
+HttpResponse HttpServer::Impl::CallHandler(const HttpHandler& handler,
+                                           const HttpRequest& request) const {
+  try {
+    return handler(request);
+  } catch (const std::exception& e) {
+    Log(fmt::format("handler for {} {} threw: {}", request.method, request.path, e.what()));
+  } catch (...) {
+    Log(fmt::format("handler for {} {} threw a non-standard exception", request.method,
+                    request.path));
+  }
+  return InternalError();
+}
+
+void HttpServer::Impl::CallAsyncHandler(const AsyncHttpHandler& handler, const HttpRequest& request,
+                                        const HttpRespond& respond) const {
+  try {
+    handler(request, respond);
+    return;
+  } catch (const std::exception& e) {
+    Log(fmt::format("handler for {} {} threw: {}", request.method, request.path, e.what()));
+  } catch (...) {
+    Log(fmt::format("handler for {} {} threw a non-standard exception", request.method,
+                    request.path));
+  }
+  respond(InternalError());
+}
+
+MHD_Result HttpServer::Impl::Answer(Generation& generation, MHD_Connection* connection,
+                                    const char* url, const char* method, RequestState& state) {
   HttpRequest request;
   request.method = method;
   request.path = url;
@@ -479,50 +621,63 @@ MHD_Result HttpServer::Impl::Answer(MHD_Connection* connection, const char* url,
           MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS)) {
     request.remote_address = FormatSocketAddress(info->client_addr);
   }
-  if (state.async_handler != nullptr) return AnswerAsync(connection, request, state);
-  HttpResponse response;
-  try {
-    response = (*state.handler)(request);
-  } catch (const std::exception& e) {
-    Log(fmt::format("handler for {} {} threw: {}", request.method, request.path, e.what()));
-    response = HttpResponse::Text(500, "internal error\n");
-  } catch (...) {
-    Log(fmt::format("handler for {} {} threw a non-standard exception", request.method,
-                    request.path));
-    response = HttpResponse::Text(500, "internal error\n");
+  if (std::shared_ptr<BasicAuth> auth = Security()->basic_auth) {
+    switch (auth->Lookup(request.Header("authorization"))) {
+      case BasicAuth::Decision::kDenied:
+        return Queue(generation, connection, Unauthorized());
+      case BasicAuth::Decision::kNeedsVerify:
+        return AnswerAsync(generation, connection, request, state,
+                           VerifyThenServe(std::move(auth), state));
+      case BasicAuth::Decision::kAllowed:
+        break;
+    }
   }
-  return Queue(connection, response);
+  if (state.async_handler != nullptr) {
+    return AnswerAsync(generation, connection, request, state, *state.async_handler);
+  }
+  return Queue(generation, connection, CallHandler(*state.handler, request));
 }
 
-MHD_Result HttpServer::Impl::AnswerAsync(MHD_Connection* connection, const HttpRequest& request,
-                                         RequestState& state) {
+AsyncHttpHandler HttpServer::Impl::VerifyThenServe(std::shared_ptr<BasicAuth> auth,
+                                                   const RequestState& state) {
+  const HttpHandler* handler = state.handler;
+  const AsyncHttpHandler* async_handler = state.async_handler;
+  return [this, auth = std::move(auth), handler, async_handler](const HttpRequest& request,
+                                                                HttpRespond respond) {
+    // On the queue's thread: handlers are thread-safe, so the request is served right there.
+    auto check_then_serve = [this, auth, handler, async_handler, request, respond] {
+      if (!auth->Verify(*request.Header("authorization"))) return respond(Unauthorized());
+      if (async_handler != nullptr) return CallAsyncHandler(*async_handler, request, respond);
+      respond(CallHandler(*handler, request));
+    };
+    if (!verify_queue->Submit(std::move(check_then_serve),
+                              [respond] { respond(ShuttingDown()); })) {
+      respond(HttpResponse::Text(503, "too many requests waiting for a password check\n"));
+    }
+  };
+}
+
+MHD_Result HttpServer::Impl::AnswerAsync(Generation& generation, MHD_Connection* connection,
+                                         const HttpRequest& request, RequestState& state,
+                                         const AsyncHttpHandler& handler) {
   auto call = std::make_shared<AsyncCall>();
   call->connection = connection;
+  call->generation = &generation;
   state.call = call;
-  HttpRespond respond = [call](HttpResponse response) { Respond(*call, std::move(response)); };
-  try {
-    (*state.async_handler)(request, std::move(respond));
-  } catch (const std::exception& e) {
-    Log(fmt::format("handler for {} {} threw: {}", request.method, request.path, e.what()));
-    Respond(*call, HttpResponse::Text(500, "internal error\n"));
-  } catch (...) {
-    Log(fmt::format("handler for {} {} threw a non-standard exception", request.method,
-                    request.path));
-    Respond(*call, HttpResponse::Text(500, "internal error\n"));
-  }
+  CallAsyncHandler(handler, request,
+                   [call](HttpResponse response) { Respond(*call, std::move(response)); });
   std::unique_lock registry_lock(suspended_mutex);
   std::unique_lock lock(call->mutex);
-  if (!call->responded && stopping) {
+  if (!call->responded && (stopping || generation.stopping)) {
     call->responded = true;
     call->response = ShuttingDown();
   }
   if (call->responded) {  // answered already, on this thread or another: no need to wait
-    HttpResponse response =
-        call->response ? std::move(*call->response) : HttpResponse::Text(500, "internal error\n");
+    HttpResponse response = call->response ? std::move(*call->response) : InternalError();
     call->response.reset();
     lock.unlock();
     registry_lock.unlock();
-    return Queue(connection, response);
+    return Queue(generation, connection, response);
   }
   // Until `respond` resumes it, libmicrohttpd leaves the connection alone and serves others.
   suspended.insert(call);
@@ -531,7 +686,8 @@ MHD_Result HttpServer::Impl::AnswerAsync(MHD_Connection* connection, const HttpR
   return MHD_YES;
 }
 
-MHD_Result HttpServer::Impl::AnswerResumed(MHD_Connection* connection, RequestState& state) {
+MHD_Result HttpServer::Impl::AnswerResumed(Generation& generation, MHD_Connection* connection,
+                                           RequestState& state) {
   std::optional<HttpResponse> response;
   {
     std::lock_guard registry_lock(suspended_mutex);
@@ -542,15 +698,16 @@ MHD_Result HttpServer::Impl::AnswerResumed(MHD_Connection* connection, RequestSt
   if (!response) {
     // Resumed without an answer: nothing does that, but never leave a client hanging.
     Log("asynchronous request resumed without an answer");
-    return Queue(connection, HttpResponse::Text(500, "internal error\n"));
+    return Queue(generation, connection, InternalError());
   }
-  return Queue(connection, *response);
+  return Queue(generation, connection, *response);
 }
 
-MHD_Result HttpServer::Impl::Queue(MHD_Connection* connection, const HttpResponse& response) {
+MHD_Result HttpServer::Impl::Queue(const Generation& generation, MHD_Connection* connection,
+                                   const HttpResponse& response) {
   if (response.status < 100 || response.status > 599) {
     Log(fmt::format("handler answered with invalid status {}", response.status));
-    return Queue(connection, HttpResponse::Text(500, "internal error\n"));
+    return Queue(generation, connection, InternalError());
   }
   MHD_Response* mhd_response = nullptr;
   if (response.body == nullptr || response.body->empty()) {
@@ -566,14 +723,22 @@ MHD_Result HttpServer::Impl::Queue(MHD_Connection* connection, const HttpRespons
   bool headers_ok = response.content_type.empty() ||
                     MHD_add_response_header(mhd_response, MHD_HTTP_HEADER_CONTENT_TYPE,
                                             response.content_type.c_str()) == MHD_YES;
-  for (const auto& [name, value] : response.headers) {
-    if (!headers_ok) break;
-    headers_ok = MHD_add_response_header(mhd_response, name.c_str(), value.c_str()) == MHD_YES;
-    if (!headers_ok) Log(fmt::format("libmicrohttpd refused response header \"{}\"", name));
+  auto add = [&](const std::vector<std::pair<std::string, std::string>>& headers) {
+    for (const auto& [name, value] : headers) {
+      if (!headers_ok) break;
+      headers_ok = MHD_add_response_header(mhd_response, name.c_str(), value.c_str()) == MHD_YES;
+      if (!headers_ok) Log(fmt::format("libmicrohttpd refused response header \"{}\"", name));
+    }
+  };
+  add(response.headers);
+  add(Security()->headers);
+  if (generation.retired) {
+    // The client reconnects, and so reaches the daemon with the current TLS settings.
+    add({{MHD_HTTP_HEADER_CONNECTION, "close"}});
   }
   if (!headers_ok) {
     MHD_destroy_response(mhd_response);
-    return Queue(connection, HttpResponse::Text(500, "internal error\n"));
+    return Queue(generation, connection, InternalError());
   }
   MHD_Result result =
       MHD_queue_response(connection, static_cast<unsigned>(response.status), mhd_response);
@@ -599,9 +764,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(
     const std::string& text = impl->options.listen_addresses[i];
     Result<ListenSocket> socket = OpenListenSocket(text, addresses[i]);
     if (!socket.ok()) return socket.status();  // ~Impl stops the daemons already started.
-    Result<MHD_Daemon*> daemon = impl->StartDaemon(text, socket->fd);
-    if (!daemon.ok()) return daemon.status();
-    impl->daemons.push_back(*daemon);
+    auto generation = impl->StartGeneration(text, socket->fd, impl->options.security.tls);
+    if (!generation.ok()) return generation.status();
+    impl->current.push_back(std::move(generation).value());
     bound_addresses.push_back(socket->bound_address);
   }
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl), std::move(bound_addresses)));
@@ -611,5 +776,7 @@ HttpServer::HttpServer(std::unique_ptr<Impl> impl, std::vector<std::string> boun
     : impl_(std::move(impl)), bound_addresses_(std::move(bound_addresses)) {}
 
 HttpServer::~HttpServer() = default;
+
+Status HttpServer::Reload(ServerSecurity security) { return impl_->Reload(std::move(security)); }
 
 }  // namespace sre::server

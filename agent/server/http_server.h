@@ -11,6 +11,8 @@
 
 #include "agent/base/clock.h"
 #include "agent/base/status.h"
+#include "agent/server/basic_auth.h"
+#include "agent/server/tls_settings.h"
 
 namespace sre::server {
 
@@ -69,6 +71,15 @@ using HttpRespond = std::function<void(HttpResponse)>;
 /// is destroyed gets 503 or is closed without an answer; its `respond` then does nothing.
 using AsyncHttpHandler = std::function<void(const HttpRequest&, HttpRespond respond)>;
 
+/// Who may talk to the server and how: what a web config file (the exporter toolkit's format)
+/// sets. The default is plain HTTP, open to anyone.
+struct ServerSecurity {
+  std::shared_ptr<const TlsSettings> tls{};  ///< nullptr: plain HTTP
+  std::shared_ptr<BasicAuth> basic_auth{};   ///< nullptr: no authentication
+  /// Added to every answer (Strict-Transport-Security, Content-Security-Policy, ...).
+  std::vector<std::pair<std::string, std::string>> headers{};
+};
+
 /// How the server listens. Plain values, validated by `HttpServer::Start`.
 struct HttpServerOptions {
   /// Where to listen, one socket each:
@@ -79,12 +90,19 @@ struct HttpServerOptions {
   ///                      ":9101" and "[::]:9101" can be listed together.
   /// Port 0 asks the kernel for a free port; `bound_addresses()` tells which.
   std::vector<std::string> listen_addresses = {":9101"};
-  /// Concurrent connections per listen address; more are accepted and closed at once.
-  unsigned connection_limit = 512;
+  /// Concurrent connections per listen address; more wait in the kernel's listen backlog until
+  /// one closes. The server is event-driven, so a client that sends slowly (a slowloris) holds
+  /// a connection, not a thread: it costs others nothing until the limit is reached.
+  unsigned connection_limit = 1024;
   /// An idle connection is closed after this long (rounded up to whole seconds, at least 1s).
   Duration connection_timeout = std::chrono::seconds(10);
   /// Larger request bodies are answered 413 without calling the handler.
   size_t max_request_body = 64 * 1024;
+  /// Memory for one connection's request line, headers and buffers: a request whose headers do
+  /// not fit is answered 431 (or 414 for a long URL) without calling the handler.
+  size_t connection_memory = 32 * 1024;
+  /// TLS, authentication and headers; `HttpServer::Reload` replaces them.
+  ServerSecurity security{};
   /// Threads per listen address: 1 is one epoll thread, more a pool of epoll threads.
   unsigned threads = 1;
   /// Receives libmicrohttpd's own diagnostics (a client that reset its connection, a malformed
@@ -112,6 +130,13 @@ class HttpServer {
   /// Stops serving: closes the listen sockets and open connections (suspended ones, waiting for
   /// an asynchronous answer, included), and waits for running handlers to return.
   ~HttpServer();
+
+  /// Applies new security settings. Authentication and headers change for the next request on
+  /// every connection. New TLS settings start a new libmicrohttpd daemon on each listen socket,
+  /// which takes every new connection; the old one stops accepting, answers the requests it has
+  /// (each with `Connection: close`) and is stopped once its connections are gone, at the latest
+  /// a minute later. So scrapes in flight are not dropped. On an error nothing changes.
+  Status Reload(ServerSecurity security);
 
   /// The addresses actually bound, in the order of `listen_addresses`, with the real port when 0
   /// was asked: "127.0.0.1:40123", "0.0.0.0:9101", "[::1]:9101".

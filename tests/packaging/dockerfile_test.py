@@ -24,11 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "packaging/docker/Dockerfile"
 # The .deb's Depends (dpkg-shlibdeps) without adduser (postinst only), plus ca-certificates.
-RUNTIME = {"ca-certificates", "libc-ares2", "libcurl4", "libfmt9", "libmicrohttpd12",
+RUNTIME = {"ca-certificates", "libc-ares2", "libcurl4", "libfmt9", "libgnutls30", "libmicrohttpd12",
            "libprometheus-cpp-core1.0", "libre2-9", "libssl3", "libsystemd0", "libyaml-cpp0.7",
            "zlib1g"}
 # In debian:bookworm-slim already.
-BASE_IMAGE = {"libc6", "libgcc-s1", "libstdc++6"}
+BASE_IMAGE = {"libc6", "libcrypt1", "libgcc-s1", "libstdc++6"}
 
 failures = []
 
