@@ -325,6 +325,15 @@ Result<std::string> ParseContext::ReadSecretFile(const YAML::Node& path_node) co
   return secret;
 }
 
+std::string Literal(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    out += c;
+    if (c == '$') out += '$';
+  }
+  return out;
+}
+
 Result<std::string> ExpandEnv(std::string_view text, const EnvLookup& env) {
   std::string out;
   out.reserve(text.size());

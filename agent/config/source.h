@@ -63,6 +63,11 @@ class ParseContext {
   std::string base_dir_;
 };
 
+/// `text` with every `$` doubled, so that ExpandEnv gives it back unchanged: for values that come
+/// from outside the operator's config (a /probe target, a pod's annotation) and are put in a
+/// node a ParseContext will read.
+std::string Literal(std::string_view text);
+
 /// Expands `${VAR}` and `${VAR:-default}` in `text`; `$$` is a literal `$`. An unset variable
 /// without a default is an error naming it.
 Result<std::string> ExpandEnv(std::string_view text, const EnvLookup& env);

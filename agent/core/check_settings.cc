@@ -53,6 +53,13 @@ const config::Schema<CheckSettings>& CheckSettingsSchema() {
           }
           return std::nullopt;
         });
+    s->Field("replicas", &CheckSettings::replicas,
+             "run on this many agents of the DaemonSet only (needs a sharding: section); 0: on "
+             "every agent");
+    s->Validate<int64_t>(&CheckSettings::replicas, [](int64_t n) -> std::optional<std::string> {
+      if (n < 0) return "replicas must be 0 (every agent) or more";
+      return std::nullopt;
+    });
     return s;
   }();
   return *schema;

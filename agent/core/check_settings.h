@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -15,6 +16,9 @@ struct CheckSettings {
   Duration interval{0};  ///< 0: the agent's default interval
   Duration timeout{0};   ///< 0: the agent's default timeout, capped below the interval
   std::map<std::string, std::string> labels;  ///< extra labels on every series of the check
+  /// With a `sharding:` section: how many agents of the DaemonSet run this check (the owners by
+  /// rendezvous hashing, ADR 0018). 0: every agent runs it.
+  int64_t replicas = 0;
 };
 
 /// The schema of CheckSettings. Rejects reserved label names (instance, job, namespace, pod,

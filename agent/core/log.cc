@@ -108,7 +108,11 @@ void Logger::Log(LogLevel level, std::string_view message, std::initializer_list
 void Logger::WarnLimited(std::string_view message, std::initializer_list<LogField> fields) {
   if (LogLevel::kWarn < level_.load()) return;
   std::string key(message);
-  for (const auto& [k, v] : fields) key += fmt::format("\x1f{}={}", k, v);
+  for (const auto& [k, v] : fields) {
+    // `error` is free text, often holding what a peer sent: a garbage peer would make every
+    // line new. The same message and other fields is the same problem.
+    if (k != "error") key += fmt::format("\x1f{}={}", k, v);
+  }
   const TimePoint now = clock_.Now();
   std::lock_guard lock(mutex_);
   auto [it, inserted] = repeats_.try_emplace(key);

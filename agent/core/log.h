@@ -22,9 +22,10 @@ std::optional<LogFormat> ParseLogFormat(std::string_view text);
 
 using LogField = std::pair<std::string_view, std::string>;
 
-/// Structured log lines in logfmt or JSON, one per call, written whole. Repeated identical
-/// warnings (same message and fields) are written once per window and the rest counted, so a
-/// target that fails every second cannot flood the log. Thread-safe.
+/// Structured log lines in logfmt or JSON, one per call, written whole. Repeated warnings (same
+/// message and fields, the free-text `error` field aside) are written once per window and the
+/// rest counted, so a target that fails every second, with whatever error text, cannot flood
+/// the log. Thread-safe.
 class Logger {
  public:
   Logger(LogLevel level, LogFormat format, std::FILE* out, const Clock& clock,
@@ -44,8 +45,8 @@ class Logger {
     Log(LogLevel::kError, m, f);
   }
 
-  /// Like Warn, but an identical line is written at most once per repeat window; the line after
-  /// a window carries `repeated=N` for the ones held back.
+  /// Like Warn, but a line with the same message and fields (`error` aside) is written at most
+  /// once per repeat window; the line after a window carries `repeated=N` for the ones held back.
   void WarnLimited(std::string_view message, std::initializer_list<LogField> fields = {});
 
   /// Lines held back by WarnLimited since start (sre_agent_log_messages_suppressed_total).

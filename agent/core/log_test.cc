@@ -66,6 +66,21 @@ TEST_F(LogTest, RepeatedWarningsAreHeldBackAndCounted) {
   EXPECT_NE(text.find("check=db repeated=4\n"), std::string::npos) << text;
 }
 
+TEST_F(LogTest, ADifferentErrorTextIsStillTheSameProblem) {
+  // A peer that sends random bytes makes a new error text every run.
+  Logger log(LogLevel::kInfo, LogFormat::kLogfmt, out_, clock_, std::chrono::seconds(60));
+  for (int i = 0; i < 5; ++i) {
+    log.WarnLimited("check failed",
+                    {{"check", "fpm"}, {"error", "bad version " + std::to_string(i)}});
+  }
+  EXPECT_EQ(log.suppressed_total(), 4u);
+  clock_.Advance(std::chrono::seconds(61));
+  log.WarnLimited("check failed", {{"check", "fpm"}, {"error", "bad version 9"}});
+  const std::string text = Written();
+  EXPECT_NE(text.find("error=\"bad version 0\"\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("error=\"bad version 9\" repeated=4\n"), std::string::npos) << text;
+}
+
 TEST(LogParseTest, LevelsAndFormats) {
   EXPECT_EQ(ParseLogLevel("debug"), LogLevel::kDebug);
   EXPECT_EQ(ParseLogLevel("loud"), std::nullopt);

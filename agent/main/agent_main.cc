@@ -14,6 +14,7 @@
 #include "agent/config/schema.h"
 #include "agent/core/exporter_registry.h"
 #include "agent/core/log.h"
+#include "agent/discovery/discovery_config.h"
 #include "agent/main/flags.h"
 #include "agent/main/version.h"
 #include "agent/runtime/agent.h"
@@ -40,16 +41,16 @@ const std::vector<cli::FlagSpec>& AgentFlags() {
       {"web.config.file", "FILE",
        "TLS, basic auth and headers, in the Prometheus exporter toolkit's web config format "
        "(docs/security.md); re-read on SIGHUP and /-/reload"},
-      {"web.max-connections", "N", "concurrent connections per listen address; more are refused",
-       "1024"},
+      {"web.max-connections", "N",
+       "concurrent connections per listen address; more wait until one closes", "1024"},
       {"web.telemetry-path", "PATH", "path of the metrics endpoint", "/metrics"},
       {"web.enable-openmetrics", "",
        "serve OpenMetrics 1.0.0 to clients that ask for it (counters then end in _total)"},
       {"log.level", "LEVEL", "debug, info, warn or error", "info"},
       {"log.format", "FORMAT", "logfmt or json", "logfmt"},
       {"describe", "EXPORTER",
-       "print an exporter's configuration keys and exit ('agent', 'probe' and 'alerting' for "
-       "those sections, 'web' for --web.config.file)"},
+       "print an exporter's configuration keys and exit ('agent', 'probe', 'alerting' for those "
+       "sections, 'discovery' for kubernetes/discovery/sharding, 'web' for --web.config.file)"},
       {"version", "", "print version and revision and exit"},
       {"help", "", "show this help"},
   };
@@ -71,6 +72,15 @@ int Describe(const ExporterRegistry& registry, const std::string& name) {
     std::fputs(DescribeProbeSection(registry).c_str(), stdout);
     return 0;
   }
+  if (name == "discovery") {
+    std::fputs(
+        (config::RenderDescription("kubernetes", discovery::KubernetesApiSchema().Describe()) +
+         "\n" + config::RenderDescription("discovery", discovery::PodDiscoverySchema().Describe()) +
+         "\n" + config::RenderDescription("sharding", discovery::ShardingSchema().Describe()))
+            .c_str(),
+        stdout);
+    return 0;
+  }
   if (name == "web") {
     std::fputs(server::DescribeWebConfig().c_str(), stdout);
     return 0;
@@ -82,7 +92,7 @@ int Describe(const ExporterRegistry& registry, const std::string& name) {
   }
   const ExporterFactory* factory = registry.Find(name);
   if (factory == nullptr) {
-    std::string names = "agent, probe, alerting, web";
+    std::string names = "agent, probe, alerting, discovery, web";
     for (const auto& n : registry.Names()) names += ", " + n;
     return Usage(
         fmt::format("--describe: unknown exporter \"{}\"; expected one of: {}", name, names));
@@ -202,7 +212,8 @@ int Run(int argc, char** argv) {
   server_options.listen_addresses = flags->GetAll("web.listen-address");
   if (server_options.listen_addresses.empty()) server_options.listen_addresses = {kDefaultListen};
   server_options.error_log = [&log](std::string_view message) {
-    log.WarnLimited("http server", {{"error", std::string(message)}});
+    // Not under "error": each distinct diagnostic is its own line (once a minute at most).
+    log.WarnLimited("http server", {{"what", std::string(message)}});
   };
   // Set once the server runs; read by /-/reload on a server thread, hence atomic.
   std::atomic<server::HttpServer*> running_server = nullptr;

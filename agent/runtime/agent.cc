@@ -37,7 +37,9 @@ Agent::Agent(const ExporterRegistry& registry, Logger& log, const Clock& clock,
                [this](const std::vector<prometheus::MetricFamily>& families) {
                  store_.Publish("agent/alerts", MakeSnapshot({}, families));
                }),
-      scheduler_(env_, registry_, store_) {
+      scheduler_(env_, registry_, store_),
+      checks_(*curl_, log_, registry_,
+              [this](const std::vector<InstanceSpec>& specs) { return scheduler_.Apply(specs); }) {
   scheduler_.set_observer(
       [this](const std::string& key, const std::vector<prometheus::MetricFamily>* families) {
         if (families != nullptr) {
@@ -72,7 +74,8 @@ Status Agent::Apply(AgentConfig config) {
     if (Status s = alerter_.Configure(config.alerting, config.settings.interval); !s.ok()) {
       return s;
     }
-    Status applied = scheduler_.Apply(config.instances);
+    Status applied = checks_.Configure(config.instances, config.discovery,
+                                       {config.settings.interval, config.settings.timeout});
     if (applied.ok()) {
       alerting_config_ = config.alerting;
       alerting_interval_ = config.settings.interval;
@@ -232,6 +235,7 @@ void Agent::RefreshSelfSnapshot() {
   }
   std::vector<prometheus::MetricFamily> families = AgentFamilies(facts);
   for (auto& family : scheduler_.SelfFamilies()) families.push_back(std::move(family));
+  for (auto& family : checks_.SelfFamilies()) families.push_back(std::move(family));
   store_.Publish("agent/self", MakeSnapshot({}, families));
   alerter_.SetSource("agent/self", families);
 }

@@ -16,6 +16,7 @@
 #include "agent/net/dns_resolver.h"
 #include "agent/net/event_loop.h"
 #include "agent/runtime/agent_config.h"
+#include "agent/runtime/dynamic_checks.h"
 #include "agent/runtime/scheduler.h"
 #include "agent/runtime/snapshot_store.h"
 
@@ -99,6 +100,7 @@ class Agent {
   SnapshotStore store_;
   alerting::Alerter alerter_;  // loop thread
   Scheduler scheduler_;
+  DynamicChecks checks_;  // loop thread; decides what scheduler_ runs
   // What the alerter runs with, to restore it when the scheduler refuses a new config.
   std::shared_ptr<const alerting::AlertingConfig> alerting_config_ =
       std::make_shared<const alerting::AlertingConfig>();

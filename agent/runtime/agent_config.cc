@@ -13,6 +13,9 @@ namespace {
 constexpr std::string_view kAgentSection = "agent";
 constexpr std::string_view kProbeSection = "probe";
 constexpr std::string_view kAlertingSection = "alerting";
+constexpr std::string_view kKubernetesSection = "kubernetes";
+constexpr std::string_view kDiscoverySection = "discovery";
+constexpr std::string_view kShardingSection = "sharding";
 
 // A default timeout leaves a fifth of the interval free, so runs of one check never overlap.
 Duration DefaultTimeout(Duration agent_timeout, Duration interval) {
@@ -20,7 +23,7 @@ Duration DefaultTimeout(Duration agent_timeout, Duration interval) {
 }
 
 Status ParseSection(const YAML::Node& list, const ExporterFactory& factory,
-                    const config::ParseContext& ctx, const AgentSettings& settings,
+                    const config::ParseContext& ctx, const AgentSettings& settings, bool sharding,
                     std::vector<InstanceSpec>& out) {
   if (list.IsNull()) return Status::Ok();
   if (!list.IsSequence()) {
@@ -35,6 +38,10 @@ Status ParseSection(const YAML::Node& list, const ExporterFactory& factory,
     if (!inserted) {
       return ctx.ErrorAt(item, fmt::format("duplicate check name \"{}\" (first at line {})",
                                            check.check, it->second));
+    }
+    if (check.replicas > 0 && !sharding) {
+      return ctx.ErrorAt(item["replicas"],
+                         "replicas needs a sharding: section (which agents share the probes)");
     }
     const bool explicit_timeout = check.timeout.count() > 0;
     if (check.interval.count() == 0) check.interval = settings.interval;
@@ -85,8 +92,9 @@ Result<AgentConfig> ParseAgentConfig(const config::Document& document,
   const YAML::Node& root = document.root();
   if (!root.IsDefined() || root.IsNull()) return agent_config;
 
-  std::vector<std::string> sections{std::string(kAgentSection), std::string(kProbeSection),
-                                    std::string(kAlertingSection)};
+  std::vector<std::string> sections{std::string(kAgentSection),     std::string(kProbeSection),
+                                    std::string(kAlertingSection),  std::string(kKubernetesSection),
+                                    std::string(kDiscoverySection), std::string(kShardingSection)};
   for (const std::string& name : registry.Names()) sections.push_back(name);
   if (Status s = config::internal::CheckMapping(root, sections, ctx); !s.ok()) return s;
 
@@ -96,9 +104,25 @@ Result<AgentConfig> ParseAgentConfig(const config::Document& document,
       !s.ok()) {
     return s;
   }
+  // Before the checks, whose `replicas` need sharding.
+  discovery::DiscoveryConfig& found = agent_config.discovery;
+  if (Status s = discovery::KubernetesApiSchema().Parse(root[std::string(kKubernetesSection)], ctx,
+                                                        found.kubernetes);
+      !s.ok()) {
+    return s;
+  }
+  if (const YAML::Node node = root[std::string(kDiscoverySection)]; node.IsDefined()) {
+    if (Status s = discovery::PodDiscoverySchema().Parse(node, ctx, found.pods); !s.ok()) return s;
+  }
+  if (const YAML::Node node = root[std::string(kShardingSection)]; node.IsDefined()) {
+    if (Status s = discovery::ShardingSchema().Parse(node, ctx, found.sharding); !s.ok()) return s;
+  }
   for (const auto& item : root) {
     const std::string section = item.first.Scalar();
-    if (section == kAgentSection) continue;
+    if (section == kAgentSection || section == kKubernetesSection || section == kDiscoverySection ||
+        section == kShardingSection) {
+      continue;
+    }
     if (section == kProbeSection) {
       auto probe = ParseProbeConfig(item.second, registry, ctx);
       if (!probe.ok()) return probe.status();
@@ -113,8 +137,8 @@ Result<AgentConfig> ParseAgentConfig(const config::Document& document,
       continue;
     }
     const ExporterFactory* factory = registry.Find(section);
-    if (Status s =
-            ParseSection(item.second, *factory, ctx, agent_config.settings, agent_config.instances);
+    if (Status s = ParseSection(item.second, *factory, ctx, agent_config.settings,
+                                found.sharding.enabled(), agent_config.instances);
         !s.ok()) {
       return s;
     }

@@ -10,6 +10,7 @@
 #include "agent/config/source.h"
 #include "agent/core/exporter_factory.h"
 #include "agent/core/exporter_registry.h"
+#include "agent/discovery/discovery_config.h"
 #include "agent/runtime/probe_modules.h"
 
 namespace sre {
@@ -31,6 +32,8 @@ struct AgentConfig {
   /// Rules, receivers, routes and spool; shared with the loop thread's alerter. Never null.
   std::shared_ptr<const alerting::AlertingConfig> alerting =
       std::make_shared<const alerting::AlertingConfig>();
+  /// `kubernetes:`, `discovery:` and `sharding:`: checks from pods, SLA probes shared.
+  discovery::DiscoveryConfig discovery;
 };
 
 /// Reads `path` (YAML) and validates everything before anything runs: unknown sections or keys,

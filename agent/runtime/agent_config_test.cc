@@ -70,7 +70,31 @@ TEST_F(AgentConfigTest, EmptyFileIsValid) {
 
 TEST_F(AgentConfigTest, UnknownSectionListsTheValidOnes) {
   EXPECT_EQ(Error("fake: []\nphp: []\n"),
-            "agent.yaml:2:1: unknown key \"php\"; valid keys: agent, probe, alerting, fake");
+            "agent.yaml:2:1: unknown key \"php\"; valid keys: agent, probe, alerting, kubernetes, "
+            "discovery, sharding, fake");
+}
+
+TEST_F(AgentConfigTest, ShardingAndDiscoverySections) {
+  auto config = Parse(
+      "discovery: {node_name: node-a}\n"
+      "fake:\n  - check: a\n    replicas: 2\n"
+      "sharding:\n  self: http://a:1\n  peers: [http://a:1, http://b:1]\n");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->discovery.pods.node_name, "node-a");
+  EXPECT_EQ(config->discovery.sharding.peers.size(), 2u);
+  EXPECT_EQ(config->instances.at(0).settings.replicas, 2);
+  // Checks come before sharding in the file, yet replicas is checked against it.
+  EXPECT_EQ(Error("fake:\n  - check: a\n    replicas: 2\n"),
+            "agent.yaml:3:15: replicas needs a sharding: section (which agents share the probes)");
+  EXPECT_EQ(Error("fake:\n  - check: a\n    replicas: -1\n"),
+            "agent.yaml:3:15: replicas must be 0 (every agent) or more");
+  EXPECT_EQ(Error("sharding:\n  self: x\n  peers: [y]\n"),
+            "agent.yaml:2:3: self (\"x\") must be one of peers");
+  EXPECT_EQ(Error("sharding:\n  self: x\n  peers: [x]\n  label_selector: app=a\n"),
+            "agent.yaml:2:3: set either label_selector (members from Kubernetes) or peers (a "
+            "static list)");
+  EXPECT_EQ(Error("sharding:\n  self: x\n  label_selector: app=a\n"),
+            "agent.yaml:2:3: label_selector needs namespace: the DaemonSet's (${POD_NAMESPACE})");
 }
 
 TEST_F(AgentConfigTest, TimeoutMustBeBelowTheInterval) {

@@ -60,16 +60,6 @@ Status AtAnchorIfSynthetic(Status error, const YAML::Node& anchor,
   return ctx.ErrorAt(anchor, std::string_view(error.message()).substr(synthetic.size()));
 }
 
-/// `$` doubled: ParseContext expands `${VAR}` in every string, and a target comes from a client.
-std::string Literal(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    out += c;
-    if (c == '$') out += '$';
-  }
-  return out;
-}
-
 Status ParseModule(const std::string& name, const YAML::Node& key, const YAML::Node& value,
                    const std::vector<std::pair<std::string, const ExporterFactory*>>& probers,
                    const config::ParseContext& ctx, ProbeModule& module) {
@@ -182,7 +172,7 @@ Result<InstanceSpec> ProbeModule::Instantiate(std::string_view target, Duration 
     return Status::Error(fmt::format("module \"{}\": {}", name, e.what()));
   }
   node[std::string(kCheckKey)] = name;
-  node[std::string(support.target_key)] = Literal(target);
+  node[std::string(support.target_key)] = config::Literal(target);
   if (timeout > Duration::zero()) {
     node[std::string(kTimeoutKey)] = config::FormatDuration(timeout);
   }

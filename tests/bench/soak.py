@@ -128,6 +128,18 @@ def start_hostile(behaviour):
     return server
 
 
+def start_postfix():
+    """A postfix with 50 deferred messages (its relay refuses), so showq has a queue to list."""
+    pf = Postfix(postfix_tools(unittest.TestCase))
+    try:
+        pf.send(50, size=(500, 5000))
+        pf.wait_settled(50)
+    except BaseException:
+        pf.close()
+        raise
+    return pf
+
+
 def start_services():
     """(services, closers, unavailable): what started, how to stop it, and why the rest did not.
     The helpers skip or fail a TestCase when a tool is missing; here that only means "not run"."""
@@ -135,7 +147,7 @@ def start_services():
     starters = {
         "php-fpm": lambda: PhpFpm(php_fpm_binary(unittest.TestCase),
                                   [Pool("www"), Pool("tcp", "tcp")]),
-        "postfix": lambda: Postfix(postfix_tools(unittest.TestCase)),
+        "postfix": start_postfix,
         "fluentd": lambda: MonitorAgentReplay(["plugins_idle.json", "plugins_retrying.json"]),
     }
     for name, start in starters.items():
@@ -482,6 +494,7 @@ def run(args, agent, services, first_checks, unavailable):
         "skipped_ticks_total": sum(c["skipped_ticks"] for c in per_check.values()),
         "per_check": per_check,
         "mail_log": {"connect_lines_appended": mail_lines, "agent_counted": connects},
+        "showq_messages": sum(v for n, _, v in final if n == "postfix_showq_queue_depth"),
         "agent_log_lines_by_level": dict(levels),
     }
 
@@ -505,7 +518,7 @@ def print_report(r):
     print(f"  reloads {rl['done']} failed {rl['failed']} {rl['failures'] or ''}")
     print(f"  missed collections {r['missed_collections_total']}, skipped ticks "
           f"{r['skipped_ticks_total']}; mail log lines {r['mail_log']['connect_lines_appended']}"
-          f", counted {r['mail_log']['agent_counted']:.0f}")
+          f", counted {r['mail_log']['agent_counted']:.0f}; showq lists {r['showq_messages']:.0f}")
     print(f"  agent log lines by level {r['agent_log_lines_by_level']}")
     print(f"  {'check':<26}{'role':>8}{'every':>6}{'runs':>7}{'missed':>7}{'skip':>6}"
           f"{'max ms':>8}  errors")
