@@ -104,6 +104,14 @@ Result<InstanceSpec> CheckFor(const Pod& pod, const std::string& annotation,
                               const std::string& uri_key, const DiscoveredCheckDefaults& defaults) {
   auto uri = SplitUri(value);
   if (!uri.ok()) return uri.status();
+  // Whoever may annotate a pod must not aim the agent at anything else (another namespace's
+  // service, the cloud's metadata address): a pod asks for checks of itself only.
+  if (!uri->host.empty() && uri->host != pod.ip && uri->host != "[" + pod.ip + "]") {
+    return Status::Error(fmt::format(
+        "host \"{}\" is not the pod's IP ({}): a pod may only ask for checks of itself; leave "
+        "the host out",
+        uri->host, pod.ip));
+  }
   const std::string check = pod.namespace_name + "/" + pod.name;
 
   YAML::Node node(YAML::NodeType::Map);
@@ -115,7 +123,8 @@ Result<InstanceSpec> CheckFor(const Pod& pod, const std::string& annotation,
   node["interval"] = config::FormatDuration(defaults.interval);
   node["timeout"] = config::FormatDuration(TimeoutFor(defaults));
 
-  // Nothing may be expanded (config::Literal() escaped every `$`), so no variable is ever looked up.
+  // Nothing may be expanded (config::Literal() escaped every `$`), so no variable is ever looked
+  // up.
   const config::ParseContext ctx(fmt::format("pod {} annotation {}", check, annotation),
                                  [](const std::string&) { return std::optional<std::string>(); });
   auto spec = factory.Parse(node, ctx);

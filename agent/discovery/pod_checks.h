@@ -1,7 +1,8 @@
 #pragma once
 
 // Pods opt in to checks by annotation: `sre-agent.io/php-fpm: "tcp://:9000/status"` or
-// `sre-agent.io/fluentd: "http://:24220"`. An empty host means the pod's IP. Each annotation of
+// `sre-agent.io/fluentd: "http://:24220"`. An empty host means the pod's IP, and no other host is
+// allowed: a pod asks for checks of itself, never of another address. Each annotation of
 // a ready pod becomes one check of that exporter, named `<namespace>/<pod>`, labelled
 // k8s_namespace, k8s_pod and k8s_container (the container that declares the port, else the
 // first one). Pure: pods in, InstanceSpecs out.

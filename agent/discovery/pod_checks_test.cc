@@ -81,16 +81,18 @@ TEST_F(ChecksForPodsTest, TimeoutIsCappedBelowTheInterval) {
   EXPECT_EQ(checks.specs[0].settings.timeout, std::chrono::seconds(4));
 }
 
-TEST_F(ChecksForPodsTest, AGivenHostIsKept) {
+TEST_F(ChecksForPodsTest, APodMayOnlyAskForChecksOfItself) {
+  // Whoever may annotate a pod must not point the agent elsewhere (another service, the
+  // cloud's metadata address): a host, when written, must be the pod's own IP.
   Pod pod = PhpPod();
-  pod.annotations["sre-agent.io/php-fpm"] = "tcp://127.0.0.1:9001/fpm-status";
-  pod.annotations["sre-agent.io/fluentd"] = "http://fluentd.logging.svc:24220";
+  pod.annotations["sre-agent.io/php-fpm"] = "tcp://10.244.1.7:9001/fpm-status";
+  pod.annotations["sre-agent.io/fluentd"] = "http://169.254.169.254:24220";
   PodChecks checks = Checks({pod});
-  EXPECT_THAT(checks.errors, IsEmpty());
-  ASSERT_EQ(checks.specs.size(), 2u);
-  EXPECT_EQ(checks.specs[0].target, "http://fluentd.logging.svc:24220");
-  EXPECT_EQ(checks.specs[1].target, "tcp://127.0.0.1:9001/fpm-status");
-  EXPECT_EQ(checks.specs[1].settings.labels.at("k8s_container"), "nginx");  // 9001: the first
+  ASSERT_EQ(checks.specs.size(), 1u);
+  EXPECT_EQ(checks.specs[0].target, "tcp://10.244.1.7:9001/fpm-status");
+  EXPECT_EQ(checks.specs[0].settings.labels.at("k8s_container"), "nginx");  // 9001: the first
+  ASSERT_EQ(checks.errors.size(), 1u);
+  EXPECT_THAT(checks.errors[0], HasSubstr("host \"169.254.169.254\" is not the pod's IP"));
 }
 
 TEST_F(ChecksForPodsTest, PodsNotReadyTerminatingOrWithoutIpAreSkipped) {

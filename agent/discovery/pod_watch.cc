@@ -71,6 +71,7 @@ PodWatch::PodWatch(net::CurlMulti& curl, Logger& log, KubernetesApiConfig api, P
 PodWatch::~PodWatch() {
   curl_.Remove(easy_);
   if (retry_timer_ != 0) curl_.loop().CancelTimer(retry_timer_);
+  if (notify_timer_ != 0) curl_.loop().CancelTimer(notify_timer_);
   curl_easy_cleanup(easy_);
   curl_slist_free_all(headers_);
 }
@@ -203,8 +204,24 @@ bool PodWatch::ApplyEvent(std::string_view line) {
     }
   }
   stats_.pods = pods_.size();
-  on_change_(pods_);
+  NotifySoon();
   return true;
+}
+
+void PodWatch::NotifySoon() {
+  if (notify_timer_ != 0) return;  // one call for a burst of events
+  notify_timer_ = curl_.loop().AddTimerAfter(Duration::zero(), [this] {
+    notify_timer_ = 0;
+    on_change_(pods_);
+  });
+}
+
+void PodWatch::Soon(std::function<void()> next) {
+  if (retry_timer_ != 0) curl_.loop().CancelTimer(retry_timer_);
+  retry_timer_ = curl_.loop().AddTimerAfter(Duration::zero(), [this, next = std::move(next)] {
+    retry_timer_ = 0;
+    next();
+  });
 }
 
 void PodWatch::OnListed(std::string_view body) {
@@ -223,7 +240,7 @@ void PodWatch::OnListed(std::string_view body) {
   stats_.pods = pods_.size();
   stats_.synced = true;
   backoff_ = Duration::zero();
-  on_change_(pods_);
+  NotifySoon();
   Watch();
 }
 
@@ -242,12 +259,12 @@ void PodWatch::OnDone(CURLcode code) {
     // The resourceVersion is older than the server keeps: start over from a fresh list.
     ++stats_.relists_gone;
     log_.Info("kubernetes watch expired (410 Gone); listing again", {{"watch", query_.name}});
-    curl_.loop().Post([this] { List(); });
+    Soon([this] { List(); });
     return;
   }
   if (phase == Phase::kWatching && code == CURLE_OK && status == 200 && last_error_.empty()) {
     // The server ended the stream (timeoutSeconds): resume from where it stopped.
-    curl_.loop().Post([this] { Watch(); });
+    Soon([this] { Watch(); });
     return;
   }
   std::string error = last_error_;

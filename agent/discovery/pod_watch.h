@@ -67,6 +67,11 @@ class PodWatch {
   bool OnStreamData(std::string_view data);
   bool ApplyEvent(std::string_view line);
   void Retry(const std::string& error);
+  /// Runs `next` on the loop soon, outside any libcurl callback; cancelled with the watch.
+  void Soon(std::function<void()> next);
+  /// Tells `on_change` soon: never from inside libcurl's write callback, where the checks it
+  /// starts and stops must not add or remove transfers.
+  void NotifySoon();
   std::string Url(bool watch) const;
   static size_t OnBody(char* data, size_t size, size_t count, void* self);
 
@@ -83,7 +88,8 @@ class PodWatch {
   std::string resource_version_;
   std::map<std::string, Pod> pods_;  // by uid
   Duration backoff_{0};
-  net::EventLoop::TimerId retry_timer_ = 0;
+  net::EventLoop::TimerId retry_timer_ = 0;   // the next list or watch
+  net::EventLoop::TimerId notify_timer_ = 0;  // a pending on_change
   PodWatchStats stats_;
   std::string last_error_;
 };
