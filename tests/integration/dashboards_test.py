@@ -265,6 +265,10 @@ http_probe:
   - check: missing-page
     url: http://127.0.0.1:{d['http']}/missing
     interval: 500ms
+    replicas: 1   # a shared probe, so the sharding series exist
+sharding:
+  self: this-agent
+  peers: [this-agent]
 php_fpm:
   - check: php-fpm
     scrape_uri: ["{d['fpm_uri']}"]
