@@ -165,6 +165,10 @@ int Run(int argc, char** argv) {
   if (!level) return Usage("--log.level: expected debug, info, warn or error");
   const auto format = ParseLogFormat(flags->Get("log.format", "logfmt"));
   if (!format) return Usage("--log.format: expected logfmt or json");
+  server::HttpServerOptions server_options;
+  if (!ParseCount(flags->Get("web.max-connections", "1024"), server_options.connection_limit)) {
+    return Usage("--web.max-connections: expected a number from 1 to 1000000");
+  }
   const std::string telemetry_path = flags->Get("web.telemetry-path", "/metrics");
   if (!telemetry_path.starts_with("/") || telemetry_path == "/" ||
       telemetry_path.starts_with("/-/")) {
@@ -190,17 +194,6 @@ int Run(int argc, char** argv) {
 
   SystemClock clock;
   Logger log(*level, *format, stderr, clock);
-  Agent agent(registry, log, clock, {config_file, kVersion, kRevision});
-  if (Status s = agent.Start(); !s.ok()) {
-    log.Error("cannot start: invalid configuration", {{"error", s.message()}});
-    return 1;
-  }
-  server::HttpServerOptions server_options;
-  unsigned max_connections = 0;
-  if (!ParseCount(flags->Get("web.max-connections", "1024"), max_connections)) {
-    return Usage("--web.max-connections: expected a number from 1 to 1000000");
-  }
-  server_options.connection_limit = max_connections;
   if (!web_config_file.empty()) {
     auto web = server::LoadWebConfig(web_config_file);
     if (!web.ok()) {
@@ -208,6 +201,11 @@ int Run(int argc, char** argv) {
       return 1;
     }
     server_options.security = std::move(web).value();
+  }
+  Agent agent(registry, log, clock, {config_file, kVersion, kRevision});
+  if (Status s = agent.Start(); !s.ok()) {
+    log.Error("cannot start: invalid configuration", {{"error", s.message()}});
+    return 1;
   }
   server_options.listen_addresses = flags->GetAll("web.listen-address");
   if (server_options.listen_addresses.empty()) server_options.listen_addresses = {kDefaultListen};
