@@ -131,9 +131,13 @@ std::vector<prometheus::MetricFamily> DynamicChecks::SelfFamilies() const {
               members_ ? static_cast<double>(members_->size()) : 0);
     for (const InstanceSpec& spec : configured_) {
       if (spec.settings.replicas <= 0) continue;
+      const Labels labels = {{"exporter", spec.exporter}, {"check", spec.settings.check}};
       set.Gauge("sre_agent_probe_owned",
-                "1 when this agent runs the check (one of its `replicas` owners), else 0.",
-                {{"exporter", spec.exporter}, {"check", spec.settings.check}}, Owned(spec) ? 1 : 0);
+                "1 when this agent runs the check (one of its `replicas` owners), else 0.", labels,
+                Owned(spec) ? 1 : 0);
+      set.Gauge("sre_agent_probe_replicas",
+                "How many agents should run the check (its `replicas`); every agent says it.",
+                labels, static_cast<double>(spec.settings.replicas));
     }
   }
   if (config_.pods.enabled()) {

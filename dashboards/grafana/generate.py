@@ -350,6 +350,15 @@ AGENT = dashboard("sre-agent-self", "sre-agent / Agent",
     panel("Log lines suppressed per second",
           [(f"rate(sre_agent_log_messages_suppressed_total{{{SEL}}}[{RI}])", "{{instance}}")],
           unit="ops", w=12),
+    # Shared SLA probes (replicas: k): with every instance selected, the whole DaemonSet.
+    panel("Agents running each shared probe",
+          [(f"sum by (exporter, check) (sre_agent_probe_owned{{{SEL}}})", "{{check}} runs on"),
+           (f"max by (exporter, check) (sre_agent_probe_replicas{{{SEL}}})",
+            "{{check}} replicas")], w=12,
+          description="Below replicas for long: SreAgentProbeUnderReplicated (docs/kubernetes.md)."),
+    panel("Sharding members seen by each agent",
+          [(f"sre_agent_members{{{SEL}}}", "{{instance}}")], w=12,
+          description="Agents that disagree share probes unevenly until their watches agree."),
 ])
 
 DASHBOARDS = {"overview": OVERVIEW, "php-fpm": PHP_FPM, "postfix": POSTFIX,
