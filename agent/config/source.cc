@@ -325,6 +325,19 @@ Result<std::string> ParseContext::ReadSecretFile(const YAML::Node& path_node) co
   return secret;
 }
 
+std::string WithoutPosition(const std::string& message, const std::string& file) {
+  if (!message.starts_with(file)) return message;
+  const size_t separator = message.find(": ", file.size());
+  if (separator == std::string::npos) return message;
+  const std::string_view position =
+      std::string_view(message).substr(file.size(), separator - file.size());  // "" or ":line:col"
+  if (!std::all_of(position.begin(), position.end(),
+                   [](char c) { return c == ':' || (c >= '0' && c <= '9'); })) {
+    return message;
+  }
+  return message.substr(separator + 2);
+}
+
 std::string Literal(std::string_view text) {
   std::string out;
   for (char c : text) {

@@ -63,6 +63,10 @@ class ParseContext {
   std::string base_dir_;
 };
 
+/// `message` without the `file:line:col: ` or `file: ` a ParseContext named `file` puts first: for
+/// errors about a node built in code, whose position means nothing to the reader.
+std::string WithoutPosition(const std::string& message, const std::string& file);
+
 /// `text` with every `$` doubled, so that ExpandEnv gives it back unchanged: for values that come
 /// from outside the operator's config (a /probe target, a pod's annotation) and are put in a
 /// node a ParseContext will read.

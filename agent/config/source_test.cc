@@ -63,6 +63,19 @@ TEST(ExpandEnvTest, HandlesDollarSigns) {
   EXPECT_EQ(Expand("a}b{c"), "a}b{c");
 }
 
+TEST(ExpandEnvTest, LiteralTextComesBackUnchanged) {
+  for (std::string_view text : {"plain", "$", "$$", "${HOST}", "a$b${MISSING}c$", "$${PORT}"}) {
+    EXPECT_EQ(Expand(Literal(text)), text);
+  }
+}
+
+TEST(WithoutPositionTest, DropsOnlyThePositionOfThatFile) {
+  EXPECT_EQ(WithoutPosition("probe.yaml:1:1: invalid target", "probe.yaml"), "invalid target");
+  EXPECT_EQ(WithoutPosition("probe.yaml: cannot read", "probe.yaml"), "cannot read");
+  EXPECT_EQ(WithoutPosition("other.yaml:1:1: x", "probe.yaml"), "other.yaml:1:1: x");
+  EXPECT_EQ(WithoutPosition("probe.yaml.bak: x", "probe.yaml"), "probe.yaml.bak: x");
+}
+
 TEST(ExpandEnvTest, ReportsErrors) {
   EXPECT_EQ(ExpandError("${MISSING}"),
             "environment variable MISSING is not set (use ${MISSING:-default} for a default)");

@@ -81,19 +81,6 @@ std::string ContainerFor(const Pod& pod, int port) {
   return pod.containers.empty() ? "" : pod.containers.front().name;
 }
 
-/// `message` without the leading `file:line:col: ` or `file: ` ParseContext puts on every error:
-/// the node is made here, its position means nothing to whoever reads the warning.
-std::string WithoutPosition(const std::string& message, const std::string& file) {
-  if (!message.starts_with(file)) return message;
-  size_t at = file.size();
-  while (at < message.size() && (message[at] == ':' || (message[at] >= '0' && message[at] <= '9')))
-    ++at;
-  if (at == file.size() || message[at - 1] != ':' || at >= message.size() || message[at] != ' ') {
-    return message;
-  }
-  return message.substr(at + 1);
-}
-
 Duration TimeoutFor(const DiscoveredCheckDefaults& defaults) {
   return std::min(defaults.timeout, defaults.interval * 4 / 5);
 }
@@ -128,7 +115,8 @@ Result<InstanceSpec> CheckFor(const Pod& pod, const std::string& annotation,
   const config::ParseContext ctx(fmt::format("pod {} annotation {}", check, annotation),
                                  [](const std::string&) { return std::optional<std::string>(); });
   auto spec = factory.Parse(node, ctx);
-  if (!spec.ok()) return Status::Error(WithoutPosition(spec.status().message(), ctx.file()));
+  if (!spec.ok())
+    return Status::Error(config::WithoutPosition(spec.status().message(), ctx.file()));
   return spec;
 }
 

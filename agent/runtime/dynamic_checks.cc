@@ -16,17 +16,26 @@ DynamicChecks::~DynamicChecks() = default;
 Status DynamicChecks::Configure(std::vector<InstanceSpec> configured,
                                 discovery::DiscoveryConfig config,
                                 discovery::DiscoveredCheckDefaults defaults) {
-  std::swap(configured_, configured);
-  if (Status s = ApplyNow(); !s.ok()) {
-    std::swap(configured_, configured);  // the scheduler kept the old set
-    return s;
-  }
-  const bool api_changed = !(config.kubernetes == config_.kubernetes);
-  const bool pods_changed = api_changed || !(config.pods == config_.pods) ||
+  const discovery::DiscoveryConfig previous = config_;
+  const bool api_changed = !(config.kubernetes == previous.kubernetes);
+  const bool pods_changed = api_changed || !(config.pods == previous.pods) ||
                             defaults.interval != defaults_.interval ||
                             defaults.timeout != defaults_.timeout;
-  const bool sharding_changed = api_changed || !(config.sharding == config_.sharding);
+  const bool sharding_changed = api_changed || !(config.sharding == previous.sharding);
+  // Owners under the new sharding settings from the start: new member sources know no members
+  // yet, so the agent starts none of the shared probes until they report.
+  std::optional<discovery::Membership> members;
+  if (!sharding_changed) members = members_;
+  std::swap(configured_, configured);
+  std::swap(members_, members);
   config_ = std::move(config);
+  if (Status s = ApplyNow(); !s.ok()) {
+    // The scheduler kept the old set: so does everything here.
+    std::swap(configured_, configured);
+    std::swap(members_, members);
+    config_ = previous;
+    return s;
+  }
   defaults_ = defaults;
   if (pods_changed) {
     // Started over from a fresh list: rare (a reload that changes these), and simple.
@@ -44,7 +53,6 @@ Status DynamicChecks::Configure(std::vector<InstanceSpec> configured,
   if (sharding_changed) {
     member_watch_.reset();
     peer_health_.reset();
-    members_.reset();
     const discovery::ShardingConfig& sharding = config_.sharding;
     if (!sharding.label_selector.empty()) {
       member_watch_ = std::make_unique<discovery::PodWatch>(

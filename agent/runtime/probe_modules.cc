@@ -36,21 +36,6 @@ std::string ProberList(const std::vector<std::pair<std::string, const ExporterFa
   return fmt::format("{}", fmt::join(names, ", "));
 }
 
-/// `file:line:col: ` at the start of `message`, removed: request-time errors point at nodes made
-/// for the request, whose positions mean nothing to the client.
-std::string WithoutPosition(const std::string& message, const std::string& file) {
-  if (!message.starts_with(file)) return message;
-  const size_t separator = message.find(": ", file.size());
-  if (separator == std::string::npos) return message;
-  const std::string_view position =
-      std::string_view(message).substr(file.size(), separator - file.size());  // "" or ":line:col"
-  if (!std::all_of(position.begin(), position.end(),
-                   [](char c) { return c == ':' || (c >= '0' && c <= '9'); })) {
-    return message;
-  }
-  return message.substr(separator + 2);
-}
-
 /// A node made here (not read from the file) reports line 1, column 1. An error located there is
 /// moved to `anchor`, the module's place in the file: a module never starts at 1:1.
 Status AtAnchorIfSynthetic(Status error, const YAML::Node& anchor,
@@ -177,7 +162,8 @@ Result<InstanceSpec> ProbeModule::Instantiate(std::string_view target, Duration 
     node[std::string(kTimeoutKey)] = config::FormatDuration(timeout);
   }
   auto spec = factory->Parse(node, *context);
-  if (!spec.ok()) return Status::Error(WithoutPosition(spec.status().message(), context->file()));
+  if (!spec.ok())
+    return Status::Error(config::WithoutPosition(spec.status().message(), context->file()));
   return spec;
 }
 
