@@ -2,6 +2,7 @@
 
 #include <prometheus/check_names.h>
 
+#include <algorithm>
 #include <array>
 #include <string_view>
 
@@ -30,6 +31,10 @@ std::optional<std::string> CheckExtraLabelName(const std::string& name) {
     return "invalid label name \"" + name + "\": expected [a-zA-Z_][a-zA-Z0-9_]*";
   }
   return std::nullopt;
+}
+
+Duration DefaultCheckTimeout(Duration agent_timeout, Duration interval) {
+  return std::min(agent_timeout, interval * 4 / 5);
 }
 
 const config::Schema<CheckSettings>& CheckSettingsSchema() {

@@ -21,6 +21,10 @@ struct CheckSettings {
   int64_t replicas = 0;
 };
 
+/// A check's timeout when it sets none: the agent's, capped at 4/5 of the check's interval, so
+/// that a fifth of the interval stays free and runs of one check never overlap.
+Duration DefaultCheckTimeout(Duration agent_timeout, Duration interval);
+
 /// The schema of CheckSettings. Rejects reserved label names (instance, job, namespace, pod,
 /// container, service: Prometheus sets those itself) and invalid ones.
 const config::Schema<CheckSettings>& CheckSettingsSchema();

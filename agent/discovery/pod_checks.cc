@@ -81,10 +81,6 @@ std::string ContainerFor(const Pod& pod, int port) {
   return pod.containers.empty() ? "" : pod.containers.front().name;
 }
 
-Duration TimeoutFor(const DiscoveredCheckDefaults& defaults) {
-  return std::min(defaults.timeout, defaults.interval * 4 / 5);
-}
-
 /// The check one annotation of a ready pod asks for, parsed by the exporter's own schema.
 Result<InstanceSpec> CheckFor(const Pod& pod, const std::string& annotation,
                               const std::string& value, const ExporterFactory& factory,
@@ -108,7 +104,8 @@ Result<InstanceSpec> CheckFor(const Pod& pod, const std::string& annotation,
   node["labels"]["k8s_pod"] = config::Literal(pod.name);
   node["labels"]["k8s_container"] = config::Literal(ContainerFor(pod, uri->port));
   node["interval"] = config::FormatDuration(defaults.interval);
-  node["timeout"] = config::FormatDuration(TimeoutFor(defaults));
+  node["timeout"] =
+      config::FormatDuration(DefaultCheckTimeout(defaults.timeout, defaults.interval));
 
   // Nothing may be expanded (config::Literal() escaped every `$`), so no variable is ever looked
   // up.

@@ -17,11 +17,6 @@ constexpr std::string_view kKubernetesSection = "kubernetes";
 constexpr std::string_view kDiscoverySection = "discovery";
 constexpr std::string_view kShardingSection = "sharding";
 
-// A default timeout leaves a fifth of the interval free, so runs of one check never overlap.
-Duration DefaultTimeout(Duration agent_timeout, Duration interval) {
-  return std::min(agent_timeout, interval * 4 / 5);
-}
-
 Status ParseSection(const YAML::Node& list, const ExporterFactory& factory,
                     const config::ParseContext& ctx, const AgentSettings& settings, bool sharding,
                     std::vector<InstanceSpec>& out) {
@@ -48,7 +43,7 @@ Status ParseSection(const YAML::Node& list, const ExporterFactory& factory,
     if (check.interval < std::chrono::milliseconds(10)) {
       return ctx.ErrorAt(item, "interval must be at least 10ms");
     }
-    if (!explicit_timeout) check.timeout = DefaultTimeout(settings.timeout, check.interval);
+    if (!explicit_timeout) check.timeout = DefaultCheckTimeout(settings.timeout, check.interval);
     if (check.timeout >= check.interval) {
       return ctx.ErrorAt(item["timeout"].IsDefined() ? item["timeout"] : item,
                          fmt::format("timeout ({}) must be shorter than the interval ({})",

@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
@@ -26,9 +27,10 @@ struct FetchOptions {
   std::string user_password{};  ///< "user:password" for basic auth
   /// A handle to reuse, keeping its connection alive between calls; nullptr: a fresh one.
   CURL* handle = nullptr;
+  std::chrono::milliseconds timeout{5000};
 };
 
-/// One request with libcurl (5 s timeout), for the server's tests. curl_global_init must have
+/// One request with libcurl, for the server's tests. curl_global_init must have
 /// run: linking this file adds a gtest environment that does it.
 Reply Fetch(const std::string& url, const FetchOptions& options = {});
 

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "agent/server/agent_endpoints.h"
+#include "agent/server/http_test_client.h"
 #include "tests/support/fake_prober.h"
 #include "tests/support/test_pki.h"
 
@@ -19,44 +20,9 @@ namespace {
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-class CurlEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override { ASSERT_EQ(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK); }
-  void TearDown() override { curl_global_cleanup(); }
-};
-const auto* const kCurlEnvironment = ::testing::AddGlobalTestEnvironment(new CurlEnvironment);
-
-struct Reply {
-  long status = 0;
-  std::string content_type;
-  std::string body;
-};
-
-size_t Append(char* data, size_t size, size_t count, void* out) {
-  static_cast<std::string*>(out)->append(data, size * count);
-  return size * count;
-}
-
 Reply Get(const std::string& url, const std::vector<std::string>& headers = {}) {
-  Reply reply;
-  CURL* curl = curl_easy_init();
-  curl_slist* list = nullptr;
-  for (const std::string& header : headers) list = curl_slist_append(list, header.c_str());
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 20000L);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Append);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);
-  if (curl_easy_perform(curl) == CURLE_OK) {
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
-    const char* type = nullptr;
-    curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &type);
-    if (type != nullptr) reply.content_type = type;
-  }
-  curl_slist_free_all(list);
-  curl_easy_cleanup(curl);
-  return reply;
+  // A /probe waits for its module's timeout (5 s for "five"): more room than Fetch's default.
+  return Fetch(url, {.headers = headers, .timeout = 20s});
 }
 
 /// The value of the unlabelled sample `name` in a text-format body; NaN when absent.
@@ -115,7 +81,7 @@ class ProbeEndpointTest : public ::testing::Test {
 TEST_F(ProbeEndpointTest, AnswersWithTheFamiliesInTextFormat) {
   Reply reply = Get(Url("/probe?module=five&target=127.0.0.1:9"));
   ASSERT_EQ(reply.status, 200) << reply.body;
-  EXPECT_EQ(reply.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_EQ(reply.headers["content-type"], "text/plain; version=0.0.4; charset=utf-8");
   EXPECT_THAT(reply.body, HasSubstr("# TYPE probe_success gauge\nprobe_success 1\n"));
   EXPECT_EQ(Sample(reply.body, "fake_peer_compatible"), 1);
   // The fake exporter has no probe_duration_seconds: the handler adds it, as blackbox does.
@@ -232,18 +198,9 @@ TEST_F(ProbeEndpointTest, StoppingTheAgentAnswersProbesInFlight) {
 }
 
 TEST_F(ProbeEndpointTest, OnlyGetAndHead) {
-  CURL* curl = curl_easy_init();
-  const std::string url = Url("/probe?module=five&target=127.0.0.1:9");
-  std::string body;
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Append);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-  ASSERT_EQ(curl_easy_perform(curl), CURLE_OK);
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_cleanup(curl);
-  EXPECT_EQ(status, 405);
+  Reply reply = Fetch(Url("/probe?module=five&target=127.0.0.1:9"), {.method = "POST", .body = ""});
+  ASSERT_EQ(reply.code, CURLE_OK);
+  EXPECT_EQ(reply.status, 405);
 }
 
 TEST(ProbeTimeoutTest, FollowsBlackboxGetTimeout) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/server/agent_endpoints.h"
+#include "agent/server/http_test_client.h"
 #include "exporters/tcp/tcp_exporter.h"
 #include "tests/support/loopback_servers.h"
 #include "tests/support/test_pki.h"
@@ -10,37 +11,8 @@
 namespace sre::exporters::tcp {
 namespace {
 
-class CurlEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override { ASSERT_EQ(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK); }
-  void TearDown() override { curl_global_cleanup(); }
-};
-const auto* const kCurlEnvironment = ::testing::AddGlobalTestEnvironment(new CurlEnvironment);
-
-size_t Append(char* data, size_t size, size_t count, void* out) {
-  static_cast<std::string*>(out)->append(data, size * count);
-  return size * count;
-}
-
-struct Reply {
-  long status = 0;
-  std::string body;
-};
-
-Reply Get(const std::string& url) {
-  Reply reply;
-  CURL* curl = curl_easy_init();
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 20000L);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Append);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);
-  if (curl_easy_perform(curl) == CURLE_OK) {
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
-  }
-  curl_easy_cleanup(curl);
-  return reply;
-}
+using server::Fetch;
+using server::Reply;
 
 class TcpProbeTest : public ::testing::Test {
  protected:
@@ -74,7 +46,8 @@ class TcpProbeTest : public ::testing::Test {
   }
 
   Reply Probe(const std::string& query) {
-    return Get("http://" + server_->bound_addresses()[0] + "/probe?" + query);
+    return Fetch("http://" + server_->bound_addresses()[0] + "/probe?" + query,
+                 {.timeout = std::chrono::seconds(20)});
   }
 
   testing::TempDir dir_;

@@ -37,6 +37,8 @@ import time
 import urllib.parse
 import uuid
 
+from support import wait_on
+
 POD_COLLECTION = re.compile(r"^/api/v1/(?:namespaces/([a-z0-9-]+)/)?pods$")
 # The pod fields a fieldSelector may use, and where they are (a subset of the server's list).
 POD_FIELDS = {"metadata.name": ("metadata", "name"),
@@ -452,14 +454,7 @@ class FakeKubeApi:
                        if POD_COLLECTION.match(path) and is_kind(query))
 
     def _wait(self, pick, timeout, what):
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while (value := pick()) is None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"timed out waiting for {what}")
-                self.cond.wait(left)
-            return value
+        return wait_on(self.cond, pick, timeout, what)
 
 
 def _apply(pod, node=None, ip=None, annotations=None, labels=None, ready=None, phase=None,

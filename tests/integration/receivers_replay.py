@@ -25,6 +25,8 @@ import threading
 import time
 import uuid
 
+from support import wait_on
+
 SEVERITIES = ("critical", "error", "warning", "info")
 EVENT_ACTIONS = ("trigger", "acknowledge", "resolve")
 
@@ -103,14 +105,7 @@ class _FakeReceiver:
                           timeout, f"{count} requests")
 
     def _wait(self, pick, timeout, what):
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while (value := pick()) is None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"timed out waiting for {what}")
-                self.cond.wait(left)
-            return list(value)
+        return list(wait_on(self.cond, pick, timeout, what))  # a copy, safe from the server
 
     def close(self):
         self.server.shutdown()

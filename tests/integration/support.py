@@ -44,6 +44,19 @@ def wait_for(predicate, timeout=10.0, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def wait_on(cond, pick, timeout, what):
+    """`pick()`'s value once it is not None, waiting on `cond` (a threading.Condition the
+    producer notifies) rather than polling; fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    with cond:
+        while (value := pick()) is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"timed out waiting for {what}")
+            cond.wait(left)
+        return value
+
+
 def free_port(host="127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
