@@ -203,7 +203,6 @@ bool PodWatch::ApplyEvent(std::string_view line) {
       if (before == event->pod) return true;
     }
   }
-  stats_.pods = pods_.size();
   NotifySoon();
   return true;
 }
@@ -237,7 +236,6 @@ void PodWatch::OnListed(std::string_view body) {
   }
   resource_version_ = list->resource_version;
   ++stats_.lists;
-  stats_.pods = pods_.size();
   stats_.synced = true;
   backoff_ = Duration::zero();
   NotifySoon();

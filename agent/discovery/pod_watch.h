@@ -30,7 +30,7 @@ struct PodWatchStats {
   uint64_t watches = 0;       ///< watch streams opened
   uint64_t relists_gone = 0;  ///< 410 Gone: the resourceVersion was too old, listed again
   uint64_t errors = 0;        ///< failed requests and dropped streams, retried after a backoff
-  size_t pods = 0;            ///< pods known now
+  size_t pods = 0;            ///< pods known now (filled in by stats())
   bool synced = false;        ///< a list has completed
 };
 
@@ -51,7 +51,11 @@ class PodWatch {
   PodWatch& operator=(const PodWatch&) = delete;
 
   void Start();
-  const PodWatchStats& stats() const { return stats_; }
+  PodWatchStats stats() const {
+    PodWatchStats stats = stats_;
+    stats.pods = pods_.size();
+    return stats;
+  }
   const std::string& last_error() const { return last_error_; }
 
  private:

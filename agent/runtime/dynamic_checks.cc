@@ -40,7 +40,6 @@ Status DynamicChecks::Configure(std::vector<InstanceSpec> configured,
   if (pods_changed) {
     // Started over from a fresh list: rare (a reload that changes these), and simple.
     pod_watch_.reset();
-    node_pods_.clear();
     discovered_.clear();
     if (config_.pods.enabled()) {
       pod_watch_ = std::make_unique<discovery::PodWatch>(
@@ -106,9 +105,9 @@ Status DynamicChecks::ApplyNow() {
 }
 
 void DynamicChecks::OnNodePods(const std::map<std::string, discovery::Pod>& pods) {
-  node_pods_.clear();
-  for (const auto& [uid, pod] : pods) node_pods_.push_back(pod);
-  discovery::PodChecks checks = discovery::ChecksForPods(node_pods_, registry_, defaults_);
+  std::vector<discovery::Pod> node_pods;
+  for (const auto& [uid, pod] : pods) node_pods.push_back(pod);
+  discovery::PodChecks checks = discovery::ChecksForPods(node_pods, registry_, defaults_);
   for (const std::string& error : checks.errors) {
     // "<namespace>/<pod>: ...": one line per pod and minute, whatever the error text.
     log_.WarnLimited("pod annotation ignored",
@@ -160,7 +159,7 @@ std::vector<prometheus::MetricFamily> DynamicChecks::SelfFamilies() const {
   }
   for (const auto* watch : {pod_watch_.get(), member_watch_.get()}) {
     if (watch == nullptr) continue;
-    const discovery::PodWatchStats& stats = watch->stats();
+    const discovery::PodWatchStats stats = watch->stats();
     const Labels labels = {{"watch", watch == pod_watch_.get() ? "pods" : "members"}};
     set.Gauge("sre_agent_kubernetes_watch_synced", "1 once the watch's first list has arrived.",
               labels, stats.synced ? 1 : 0);

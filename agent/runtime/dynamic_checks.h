@@ -57,7 +57,6 @@ class DynamicChecks {
   std::vector<InstanceSpec> discovered_;
   discovery::DiscoveryConfig config_;
   discovery::DiscoveredCheckDefaults defaults_;
-  std::vector<discovery::Pod> node_pods_;
   /// Members as last reported; nullopt until the first report (owning nothing meanwhile).
   std::optional<discovery::Membership> members_;
   std::unique_ptr<discovery::PodWatch> pod_watch_;      // this node's pods
